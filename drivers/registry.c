@@ -1,0 +1,66 @@
+/*
+ * The table of built-in drivers: one line per driver.
+ */
+#include "driver.h"
+
+extern const struct itest_driver shell_driver;
+
+const struct itest_driver *const itest_drivers[] = {
+	&shell_driver,
+	NULL,
+};
+
+const struct itest_driver *driver_find(const char *name)
+{
+	for (size_t i = 0; itest_drivers[i]; i++)
+		if (!strcmp(itest_drivers[i]->name, name))
+			return itest_drivers[i];
+	return NULL;
+}
+
+const char *status_name(enum itest_status s)
+{
+	static const char *const names[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+	return names[s];
+}
+
+void result_init(struct itest_result *r)
+{
+	r->parts = iv_obj();
+	r->json_from = NULL;
+	strbuf_init(&r->message, 0);
+}
+
+void result_release(struct itest_result *r)
+{
+	iv_free(r->parts);
+	r->parts = NULL;
+	strbuf_release(&r->message);
+}
+
+const struct ivalue *result_part(struct itest_result *r, const char *name,
+				 struct strbuf *why)
+{
+	const struct ivalue *v = iv_get(r->parts, name);
+	if (v || strcmp(name, "json") || !r->json_from)
+		return v;
+	const struct ivalue *text = iv_get(r->parts, r->json_from);
+	if (!text || text->type != IV_STR) {
+		if (why)
+			strbuf_addf(why, "the result has no '%s' to read as JSON",
+				    r->json_from);
+		return NULL;
+	}
+	struct itest_err err = ITEST_ERR_INIT;
+	struct ivalue *j = json_parse(text->u.str.s, text->u.str.len, NULL,
+				      &err);
+	if (!j) {
+		if (why)
+			strbuf_addf(why, "%s is not JSON (line %d, column %d: %s)",
+				    r->json_from, err.loc.line, err.loc.col,
+				    err.msg);
+		return NULL;
+	}
+	iv_set(r->parts, "json", j);
+	return j;
+}

@@ -1,0 +1,1200 @@
+/*
+ * The runner: selection, stages, the worker pool, test and step execution
+ * (templates, drivers, expectations, captures, retries, timeouts), signal
+ * handling, and the hand-off of results to the reporters in file order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "expect.h"
+#include "reporter.h"
+#include "runner.h"
+#include "template.h"
+
+#define OUT_CAP_DEFAULT (4u << 20)
+/* A test's step log is kept for the JUnit report: bounded. */
+#define LOG_CAP (2u << 20)
+
+enum stage_state { ST_PENDING, ST_SETUP, ST_RUNNING, ST_TEARDOWN, ST_DONE };
+
+struct stage {
+	struct suite *suite;
+	struct test **tests; /* selected, file order */
+	size_t ntests;
+	struct rep_stage rep; /* rep.cases: one per test (+ [teardown]) */
+	unsigned char *done;  /* per case: result final */
+	enum stage_state state;
+	size_t next;     /* next test to start */
+	size_t running;  /* tests in progress */
+	size_t reported; /* cases handed to the reporters */
+	struct ivalue *setup_caps;
+	char *setup_error;  /* setup failed: why, one line */
+	char *setup_detail; /* and the full text */
+	double t0;
+};
+
+struct run {
+	const struct itest_opts *o;
+	struct masker *mask;
+	const struct ivalue *file_vars;
+	struct stage *stages;
+	size_t nstages;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int cancel_fd;   /* readable once interrupted: ends running steps */
+	int force_fd;    /* readable on a second signal: ends teardown too */
+	atomic_int interrupted;
+	atomic_int signo;
+	atomic_int quit; /* the signal thread ends */
+	int stop;        /* --fail-fast tripped */
+	const char *stop_reason;
+	size_t report_stage;
+	size_t running_total;
+	const struct reporter *reps[4];
+	void *repst[4];
+	size_t nreps;
+	struct rep_run rep;
+	char *run_id, *run_dir;
+	double t0;
+};
+
+/* One worker thread: its driver sessions are its own. */
+struct worker {
+	struct run *run;
+	void **sessions;      /* per driver in itest_drivers[] */
+	unsigned char *opened;
+	size_t ndrivers;
+};
+
+/* The state of one test attempt (or of a setup or teardown run). */
+struct exec {
+	struct worker *w;
+	struct stage *stage;
+	const struct test *test; /* NULL for setup/teardown */
+	struct ivalue *caps;     /* captures of this test (or setup) */
+	struct strbuf *log;
+	double deadline;         /* monotonic ms; 0: none */
+	int64_t test_timeout_ms;
+	int cancel_fd;
+	int run_all;             /* teardown: run every step, even after one fails */
+	struct strbuf message;   /* the first failure: one line */
+	struct strbuf detail;    /* the first failure: the full text */
+	const char *artifact_dir;
+};
+
+/* ---- helpers ---- */
+
+static void fmt_ms(struct strbuf *sb, int64_t ms)
+{
+	if (ms % 60000 == 0 && ms)
+		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0 && ms)
+		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
+	else
+		strbuf_addf(sb, "%lldms", (long long)ms);
+}
+
+static int cancelled(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* Sleeps up to ms, waking early when fd turns readable. */
+static void nap(int fd, double ms)
+{
+	if (ms <= 0)
+		return;
+	struct pollfd p = {fd, POLLIN, 0};
+	poll(&p, fd >= 0 ? 1 : 0, (int)(ms + 0.5));
+}
+
+static void step_summary(struct strbuf *sb, const struct step *st)
+{
+	if (st->name) {
+		strbuf_addstr(sb, st->name);
+		return;
+	}
+	if (st->use) {
+		strbuf_addf(sb, "use %s", st->use->name);
+		return;
+	}
+	strbuf_addf(sb, "%s ", st->drv->name);
+	struct strbuf a = STRBUF_INIT;
+	if (st->drv->summary)
+		st->drv->summary(st->arg, &a);
+	else
+		iv_display(&a, st->arg);
+	for (size_t i = 0; i < a.len; i++)
+		if (a.buf[i] == '\n' || a.buf[i] == '\t')
+			a.buf[i] = ' ';
+	if (a.len > 60) {
+		strbuf_setlen(&a, 57);
+		strbuf_addstr(&a, "...");
+	}
+	strbuf_add(sb, a.buf, a.len);
+	strbuf_release(&a);
+}
+
+/* ---- steps ---- */
+
+static void *session_for(struct exec *x, const struct step *st,
+			 const struct itest_stepctx *ctx, struct strbuf *why)
+{
+	struct worker *w = x->w;
+	const struct itest_driver *d = st->drv;
+	size_t i = st->drv_index;
+	if (!d->session_size)
+		return NULL;
+	if (!w->opened[i]) {
+		struct itest_err err = ITEST_ERR_INIT;
+		w->sessions[i] = xcalloc(1, d->session_size);
+		w->opened[i] = 1;
+		if (d->open && d->open(w->sessions[i], ctx, &err) < 0) {
+			strbuf_addf(why, "cannot start the %s driver: %s",
+				    d->name, err.msg);
+			w->opened[i] = 2; /* failed: close once at the end */
+			return NULL;
+		}
+	}
+	if (w->opened[i] == 2) {
+		strbuf_addf(why, "the %s driver failed to start", d->name);
+		return NULL;
+	}
+	return w->sessions[i];
+}
+
+static int has_part(const struct itest_driver *d, const char *name)
+{
+	for (const char *const *p = d->parts; p && *p; p++)
+		if (!strcmp(*p, name))
+			return 1;
+	return 0;
+}
+
+static enum itest_status run_steps(struct exec *x, const struct steps *ss,
+				   const struct scope *sc, const char *prefix);
+
+/*
+ * Runs one driver step, polling while `retry` says so.  *last is set to
+ * where the last attempt's log begins, so that a failure shows that
+ * attempt's output only.
+ */
+static enum itest_status run_driver_step(struct exec *x, const struct step *st,
+					 const struct scope *sc,
+					 const char *label, struct strbuf *why,
+					 size_t *last)
+{
+	struct run *r = x->w->run;
+	enum itest_status status = IT_ERROR;
+	int attempt;
+	for (attempt = 1; attempt <= st->retry_attempts; attempt++) {
+		struct itest_err err = ITEST_ERR_INIT;
+		struct itest_result res;
+		struct ivalue *arg = NULL, *expect = NULL, *capture = NULL;
+		int64_t timeout = st->timeout_ms;
+		if (attempt > 1)
+			strbuf_addf(x->log, "--- step %s, attempt %d of %d\n",
+				    label, attempt, st->retry_attempts);
+		*last = x->log->len;
+		strbuf_reset(why);
+		result_init(&res);
+		if (x->deadline) {
+			double left = x->deadline - now_ms();
+			if (left <= 0) {
+				strbuf_addstr(why, "test timed out after ");
+				fmt_ms(why, x->test_timeout_ms);
+				status = IT_ERROR;
+				result_release(&res);
+				break;
+			}
+			if (!timeout || left < timeout)
+				timeout = (int64_t)left + 1;
+		}
+		arg = tpl_render(st->arg, sc, &err);
+		if (arg && st->expect)
+			expect = tpl_render(st->expect, sc, &err);
+		if (arg && (expect || !st->expect) && st->capture)
+			capture = tpl_render(st->capture, sc, &err);
+		if (err.set) {
+			struct strbuf l = STRBUF_INIT;
+			loc_format(&l, &err.loc);
+			strbuf_addf(why, "%s%s%s", l.buf, l.len ? ": " : "",
+				    err.msg);
+			strbuf_release(&l);
+			status = IT_ERROR;
+		} else {
+			struct itest_stepctx ctx = {
+				.suite_dir = x->stage->suite->dir,
+				.run_dir = r->run_dir,
+				.artifact_dir = x->artifact_dir,
+				.timeout_ms = timeout,
+				.cancel_fd = x->cancel_fd,
+				.out_cap = OUT_CAP_DEFAULT,
+				.log = x->log,
+				.vars = x->caps,
+			};
+			void *sess = session_for(x, st, &ctx, why);
+			if (st->drv->session_size && !sess) {
+				status = IT_ERROR;
+			} else {
+				status = st->drv->exec(sess, &ctx, arg, &res);
+				if (status == IT_ERROR)
+					strbuf_add(why, res.message.buf,
+						   res.message.len);
+			}
+		}
+		if (status == IT_PASS) {
+			/* a step with an exit code expects 0 unless it says */
+			if (has_part(st->drv, "exit") &&
+			    !iv_get(expect, "exit")) {
+				if (!expect)
+					expect = iv_obj();
+				iv_set(expect, "exit", iv_int(0));
+			}
+			if (expect)
+				status = expect_eval(expect, &res, why);
+			if (status == IT_PASS && capture)
+				status = capture_eval(capture, &res, x->caps,
+						      why);
+		}
+		if (x->deadline && status == IT_ERROR &&
+		    now_ms() >= x->deadline) {
+			strbuf_reset(why);
+			strbuf_addstr(why, "test timed out after ");
+			fmt_ms(why, x->test_timeout_ms);
+		}
+		iv_free(arg);
+		iv_free(expect);
+		iv_free(capture);
+		result_release(&res);
+		if (status == IT_PASS || attempt == st->retry_attempts ||
+		    cancelled(x->cancel_fd) ||
+		    (x->deadline && now_ms() >= x->deadline))
+			break;
+		strbuf_rtrim(why);
+		const char *nl = strchr(why->buf, '\n');
+		strbuf_addf(x->log, "    attempt %d of %d: %s: %.*s\n", attempt,
+			    st->retry_attempts, status_name(status),
+			    (int)(nl ? (size_t)(nl - why->buf) : why->len),
+			    why->buf);
+		nap(x->cancel_fd, (double)st->retry_interval_ms);
+	}
+	if (status != IT_PASS && st->retry_attempts > 1) {
+		strbuf_rtrim(why);
+		strbuf_addf(why, "\n(gave up after %d of %d attempts)",
+			    attempt > st->retry_attempts ? st->retry_attempts
+							 : attempt,
+			    st->retry_attempts);
+	}
+	return status;
+}
+
+/* Records the first failure of this run of steps. */
+static void note_failure(struct exec *x, const struct step *st,
+			 const char *label, const char *name,
+			 enum itest_status status, struct strbuf *why,
+			 size_t logstart)
+{
+	struct strbuf loc = STRBUF_INIT;
+	strbuf_rtrim(why);
+	const char *nl = strchr(why->buf, '\n');
+	size_t first = nl ? (size_t)(nl - why->buf) : why->len;
+	strbuf_addf(&x->message, "step %s (%s): ", label, name);
+	strbuf_add(&x->message, why->buf, first);
+	loc_format(&loc, &st->node->loc);
+	strbuf_addf(&x->detail, "step %s '%s' %s at %s\n", label, name,
+		    status == IT_FAIL ? "failed" : "errored", loc.buf);
+	strbuf_release(&loc);
+	for (const char *p = why->buf; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		strbuf_addstr(&x->detail, "  ");
+		strbuf_add(&x->detail, p, n);
+		strbuf_addch(&x->detail, '\n');
+		p += n + (e ? 1 : 0);
+	}
+	/* the step's own log: the command, its exit, its output */
+	if (logstart < x->log->len)
+		strbuf_add(&x->detail, x->log->buf + logstart,
+			   x->log->len - logstart);
+	strbuf_rtrim(&x->detail);
+}
+
+static enum itest_status run_step(struct exec *x, const struct step *st,
+				  const struct scope *sc, const char *label)
+{
+	struct strbuf why = STRBUF_INIT, name = STRBUF_INIT;
+	enum itest_status status;
+	size_t logstart;
+	if (st->name && tpl_has_vars(st->name, strlen(st->name))) {
+		/* a step name may use variables too */
+		struct itest_err err = ITEST_ERR_INIT;
+		if (tpl_render_text(st->name, strlen(st->name), sc, &name,
+				    NULL, &err) < 0) {
+			strbuf_reset(&name);
+			strbuf_addstr(&name, st->name);
+		}
+	} else {
+		step_summary(&name, st);
+	}
+	strbuf_addf(x->log, "--- step %s: %s\n", label, name.buf);
+	logstart = x->log->len;
+	if (cancelled(x->cancel_fd)) {
+		strbuf_addstr(&why, "interrupted");
+		status = IT_ERROR;
+	} else if (st->use) {
+		/* a block: its parameters shadow everything; its captures
+		 * land in this test's captures */
+		struct itest_err err = ITEST_ERR_INIT;
+		struct ivalue *params = st->with ? tpl_render(st->with, sc, &err)
+						 : iv_obj();
+		if (!params) {
+			strbuf_addstr(&why, err.msg);
+			status = IT_ERROR;
+		} else {
+			struct scope inner = *sc;
+			char *sub = xasprintf("%s.", label);
+			memmove(inner.layers + 1, inner.layers,
+				(SCOPE_MAX_LAYERS - 1) * sizeof(inner.layers[0]));
+			inner.layers[0] = params;
+			if (inner.nlayers < SCOPE_MAX_LAYERS)
+				inner.nlayers++;
+			status = run_steps(x, &st->use->steps, &inner, sub);
+			free(sub);
+			iv_free(params);
+			strbuf_release(&why);
+			strbuf_release(&name);
+			return status;
+		}
+	} else {
+		status = run_driver_step(x, st, sc, label, &why, &logstart);
+	}
+	if (status != IT_PASS && !x->message.len)
+		note_failure(x, st, label, name.buf, status, &why, logstart);
+	strbuf_addf(x->log, "    %s\n", status_name(status));
+	strbuf_release(&why);
+	strbuf_release(&name);
+	return status;
+}
+
+/* Runs a list of steps, numbered "1", "2", ... under `prefix` ("2." for
+ * the steps of a block called by step 2). */
+static enum itest_status run_steps(struct exec *x, const struct steps *ss,
+				   const struct scope *sc, const char *prefix)
+{
+	enum itest_status worst = IT_PASS;
+	for (size_t i = 0; i < ss->n; i++) {
+		char label[64];
+		snprintf(label, sizeof(label), "%s%zu", prefix, i + 1);
+		enum itest_status s = run_step(x, &ss->v[i], sc, label);
+		if (s != IT_PASS && worst == IT_PASS)
+			worst = s;
+		if (s != IT_PASS && !x->run_all)
+			break;
+	}
+	return worst;
+}
+
+/* ---- tests ---- */
+
+static struct ivalue *make_builtins(struct run *r, const struct test *t)
+{
+	struct ivalue *b = iv_obj(), *run = iv_obj(), *test = iv_obj();
+	iv_set(run, "id", iv_str(r->run_id));
+	iv_set(run, "dir", iv_str(r->run_dir));
+	iv_set(b, "run", run);
+	if (t) {
+		iv_set(test, "name", iv_str(t->name));
+		iv_set(test, "id", iv_str(t->id));
+	}
+	iv_set(b, "test", test);
+	return b;
+}
+
+static void base_scope(struct run *r, struct stage *s, const struct test *t,
+		       struct ivalue *caps, const struct ivalue *builtins,
+		       struct scope *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	scope_push(sc, caps);
+	if (t)
+		scope_push(sc, t->row);
+	scope_push(sc, s->setup_caps);
+	scope_push(sc, r->o->vars);
+	scope_push(sc, r->file_vars);
+	sc->suite_vars = s->suite->vars;
+	sc->builtins = builtins;
+}
+
+static char *masked(struct run *r, const char *s)
+{
+	return mask_dup(r->mask, s);
+}
+
+/* Runs every attempt of a test into its report case. */
+static void run_test(struct worker *w, struct stage *s, size_t idx)
+{
+	struct run *r = w->run;
+	const struct test *t = s->tests[idx];
+	struct rep_case *rc = &s->rep.cases[idx];
+	struct ivalue *builtins = make_builtins(r, t);
+	double t0 = now_ms();
+	if (s->setup_error) {
+		rc->status = IT_ERROR;
+		rc->message = xasprintf("setup failed: %s", s->setup_error);
+		rc->detail = xasprintf("setup failed: %s", s->setup_detail);
+		goto out;
+	}
+	if (t->skip) {
+		rc->status = IT_SKIP;
+		rc->message = xstrdup(t->skip);
+		goto out;
+	}
+	if (t->skip_if) {
+		struct scope sc;
+		struct itest_err err = ITEST_ERR_INIT;
+		base_scope(r, s, t, NULL, builtins, &sc);
+		struct ivalue *v = tpl_render(t->skip_if, &sc, &err);
+		if (!v) {
+			rc->status = IT_ERROR;
+			rc->message = masked(r, err.msg);
+			goto out;
+		}
+		if (tpl_truthy(v)) {
+			struct strbuf sb = STRBUF_INIT;
+			strbuf_addstr(&sb, "skip-if: ");
+			iv_display(&sb, v);
+			rc->status = IT_SKIP;
+			rc->message = masked(r, sb.buf);
+			strbuf_release(&sb);
+			iv_free(v);
+			goto out;
+		}
+		iv_free(v);
+	}
+	for (int attempt = 1; attempt <= 1 + t->retries; attempt++) {
+		struct strbuf log = STRBUF_INIT;
+		log.cap = LOG_CAP;
+		struct exec x = {0};
+		struct scope sc;
+		char *artdir = xasprintf("%s/artifacts/%s/%s/attempt-%d",
+					 r->run_dir, s->suite->name, t->name,
+					 attempt);
+		x.w = w;
+		x.stage = s;
+		x.test = t;
+		x.caps = iv_obj();
+		x.log = &log;
+		x.cancel_fd = r->cancel_fd;
+		x.artifact_dir = artdir;
+		x.test_timeout_ms = t->timeout_ms;
+		strbuf_init(&x.message, 0);
+		strbuf_init(&x.detail, 0);
+		t0 = now_ms();
+		if (t->timeout_ms)
+			x.deadline = t0 + (double)t->timeout_ms;
+		base_scope(r, s, t, x.caps, builtins, &sc);
+		enum itest_status st = run_steps(&x, t->steps, &sc, "");
+		for (size_t d = 0; d < w->ndrivers; d++)
+			if (w->opened[d] == 1 && itest_drivers[d]->test_end)
+				itest_drivers[d]->test_end(w->sessions[d]);
+		rc->attempts = attempt;
+		rc->time_s = (now_ms() - t0) / 1e3;
+		if (log.dropped) {
+			log.cap = 0;
+			strbuf_addf(&log, "\n... (%zu more bytes of log dropped)\n",
+				    log.dropped);
+		}
+		if (st == IT_PASS || attempt == 1 + t->retries ||
+		    cancelled(r->cancel_fd)) {
+			rc->status = st;
+			rc->flaky = st == IT_PASS && attempt > 1;
+			rc->log = masked(r, log.buf);
+			if (st != IT_PASS) {
+				rc->message = masked(r, x.message.buf);
+				rc->detail = masked(r, x.detail.buf);
+			}
+		} else {
+			rc->failed = xrealloc(rc->failed, (rc->nfailed + 1) *
+								  sizeof(*rc->failed));
+			struct rep_attempt *a = &rc->failed[rc->nfailed++];
+			a->status = st;
+			a->message = masked(r, x.message.buf);
+			a->detail = masked(r, x.detail.buf);
+			a->log = masked(r, log.buf);
+			a->time_s = rc->time_s;
+		}
+		iv_free(x.caps);
+		strbuf_release(&x.message);
+		strbuf_release(&x.detail);
+		strbuf_release(&log);
+		free(artdir);
+		if (st == IT_PASS || cancelled(r->cancel_fd))
+			break;
+	}
+	iv_free(builtins);
+	return;
+out:
+	rc->time_s = (now_ms() - t0) / 1e3;
+	iv_free(builtins);
+}
+
+/* What a setup or teardown run left: its log and, if it failed, why. */
+struct fixture {
+	int failed;
+	enum itest_status status;
+	char *message, *detail, *log; /* masked */
+	double time_s;
+};
+
+static void fixture_release(struct fixture *f)
+{
+	free(f->message);
+	free(f->detail);
+	free(f->log);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Runs setup (stops at the first failure; its captures go to the stage)
+ * or teardown (runs every step whatever fails, and cannot be interrupted
+ * but by a second signal).
+ */
+static void run_fixture(struct worker *w, struct stage *s,
+			const struct steps *ss, int teardown,
+			struct fixture *out)
+{
+	struct run *r = w->run;
+	struct exec x = {0};
+	struct scope sc;
+	struct strbuf log = STRBUF_INIT;
+	struct ivalue *builtins;
+	double t0 = now_ms();
+	memset(out, 0, sizeof(*out));
+	if (!ss->n)
+		return;
+	builtins = make_builtins(r, NULL);
+	log.cap = LOG_CAP;
+	x.w = w;
+	x.stage = s;
+	x.caps = teardown ? iv_obj() : s->setup_caps;
+	x.log = &log;
+	x.cancel_fd = teardown ? r->force_fd : r->cancel_fd;
+	x.run_all = teardown;
+	x.artifact_dir = r->run_dir;
+	strbuf_init(&x.message, 0);
+	strbuf_init(&x.detail, 0);
+	base_scope(r, s, NULL, teardown ? x.caps : NULL, builtins, &sc);
+	out->status = run_steps(&x, ss, &sc, "");
+	if (out->status != IT_PASS) {
+		out->failed = 1;
+		out->message = masked(r, x.message.buf);
+		out->detail = masked(r, x.detail.buf);
+	}
+	out->log = masked(r, log.buf);
+	out->time_s = (now_ms() - t0) / 1e3;
+	if (teardown)
+		iv_free(x.caps);
+	strbuf_release(&x.message);
+	strbuf_release(&x.detail);
+	strbuf_release(&log);
+	iv_free(builtins);
+}
+
+/* ---- reporting ---- */
+
+static void report_ready(struct run *r)
+{
+	while (r->report_stage < r->nstages) {
+		struct stage *s = &r->stages[r->report_stage];
+		while (s->reported < s->rep.ncases && s->done[s->reported]) {
+			for (size_t k = 0; k < r->nreps; k++)
+				if (r->reps[k]->case_done)
+					r->reps[k]->case_done(
+						r->repst[k], &s->rep,
+						&s->rep.cases[s->reported]);
+			s->reported++;
+		}
+		if (s->state != ST_DONE || s->reported < s->rep.ncases)
+			break;
+		r->report_stage++;
+	}
+}
+
+static void report_status(struct run *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t running = 0;
+	for (size_t i = 0; i < r->nstages; i++) {
+		struct stage *s = &r->stages[i];
+		if (s->state == ST_PENDING || s->state == ST_DONE)
+			continue;
+		if (!sb.len)
+			strbuf_addf(&sb, "[%s", s->suite->name);
+		running += s->running;
+	}
+	if (sb.len)
+		strbuf_addf(&sb, "] %zu running, %.1fs", running,
+			    (now_ms() - r->t0) / 1e3);
+	for (size_t k = 0; k < r->nreps; k++)
+		if (r->reps[k]->status)
+			r->reps[k]->status(r->repst[k],
+					   sb.len ? sb.buf : NULL);
+	strbuf_release(&sb);
+}
+
+/* Marks the tests of a stage that will not start, with a reason. */
+static void abandon_rest(struct stage *s, enum itest_status st,
+			 const char *why)
+{
+	for (; s->next < s->ntests; s->next++) {
+		struct rep_case *rc = &s->rep.cases[s->next];
+		rc->status = st;
+		rc->message = xstrdup(why);
+		if (st == IT_ERROR)
+			rc->detail = xstrdup(why);
+		s->done[s->next] = 1;
+	}
+}
+
+/* ---- the worker pool ---- */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *r = w->run;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		int progressed = 0, all_done = 1;
+		for (size_t i = 0; i < r->nstages && !progressed; i++) {
+			struct stage *s = &r->stages[i];
+			if (s->state != ST_DONE)
+				all_done = 0;
+			if (s->state == ST_PENDING) {
+				if (atomic_load(&r->interrupted)) {
+					abandon_rest(s, IT_ERROR,
+						     "not run: interrupted");
+					s->state = ST_DONE;
+					progressed = 1;
+					continue;
+				}
+				s->state = ST_SETUP;
+				s->t0 = now_ms();
+				s->rep.start_wall_ms = wall_ms();
+				pthread_mutex_unlock(&r->mu);
+				struct fixture fx;
+				run_fixture(w, s, &s->suite->setup, 0, &fx);
+				pthread_mutex_lock(&r->mu);
+				if (fx.failed) {
+					s->setup_error = fx.message;
+					s->setup_detail = fx.detail;
+					fx.message = fx.detail = NULL;
+				}
+				fixture_release(&fx);
+				s->state = ST_RUNNING;
+				progressed = 1;
+			} else if (s->state == ST_RUNNING) {
+				if (atomic_load(&r->interrupted))
+					abandon_rest(s, IT_ERROR,
+						     "not run: interrupted");
+				else if (r->stop)
+					abandon_rest(s, IT_SKIP,
+						     r->stop_reason);
+				if (s->next < s->ntests) {
+					size_t idx = s->next++;
+					s->running++;
+					r->running_total++;
+					report_status(r);
+					pthread_mutex_unlock(&r->mu);
+					run_test(w, s, idx);
+					pthread_mutex_lock(&r->mu);
+					s->running--;
+					r->running_total--;
+					s->done[idx] = 1;
+					enum itest_status st =
+						s->rep.cases[idx].status;
+					if (r->o->fail_fast && !r->stop &&
+					    (st == IT_FAIL || st == IT_ERROR)) {
+						r->stop = 1;
+						r->stop_reason =
+							"not run: --fail-fast";
+					}
+					report_ready(r);
+					report_status(r);
+					progressed = 1;
+				} else if (!s->running) {
+					s->state = ST_TEARDOWN;
+					pthread_mutex_unlock(&r->mu);
+					struct fixture fx;
+					run_fixture(w, s, &s->suite->teardown, 1,
+						    &fx);
+					pthread_mutex_lock(&r->mu);
+					if (fx.failed) {
+						/* a failing teardown is a case
+						 * of its own */
+						struct rep_case *tc =
+							&s->rep.cases
+								 [s->rep.ncases];
+						memset(tc, 0, sizeof(*tc));
+						tc->classname = s->suite->name;
+						tc->name = "[teardown]";
+						tc->file = s->suite->path;
+						tc->status = IT_ERROR;
+						tc->attempts = 1;
+						tc->time_s = fx.time_s;
+						tc->message = fx.message;
+						tc->detail = fx.detail;
+						tc->log = fx.log;
+						fx.message = fx.detail = fx.log =
+							NULL;
+						s->done[s->rep.ncases] = 1;
+						s->rep.ncases++;
+					}
+					fixture_release(&fx);
+					s->rep.time_s = (now_ms() - s->t0) / 1e3;
+					s->state = ST_DONE;
+					report_ready(r);
+					progressed = 1;
+				}
+			}
+		}
+		if (progressed) {
+			pthread_cond_broadcast(&r->cv);
+			continue;
+		}
+		if (all_done)
+			break;
+		pthread_cond_wait(&r->cv, &r->mu);
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	for (size_t d = 0; d < w->ndrivers; d++) {
+		if (w->opened[d] && itest_drivers[d]->close)
+			itest_drivers[d]->close(w->sessions[d]);
+		free(w->sessions[d]);
+	}
+	return NULL;
+}
+
+/* ---- signals ---- */
+
+static void *signal_main(void *arg)
+{
+	struct run *r = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2); /* the runner's "quit now" */
+	struct timespec tick = {0, 250 * 1000 * 1000};
+	while (!atomic_load(&r->quit)) {
+		int sig = sigtimedwait(&set, NULL, &tick);
+		uint64_t one = 1;
+		if (sig == SIGUSR2)
+			continue;
+		if (sig > 0) {
+			if (!atomic_load(&r->interrupted)) {
+				atomic_store(&r->signo, sig);
+				atomic_store(&r->interrupted, 1);
+				if (write(r->cancel_fd, &one, sizeof(one)) < 0)
+					continue;
+				pthread_mutex_lock(&r->mu);
+				pthread_cond_broadcast(&r->cv);
+				pthread_mutex_unlock(&r->mu);
+			} else if (write(r->force_fd, &one, sizeof(one)) < 0) {
+				continue;
+			}
+		} else {
+			pthread_mutex_lock(&r->mu);
+			report_status(r);
+			pthread_mutex_unlock(&r->mu);
+		}
+	}
+	return NULL;
+}
+
+/* ---- selection and the run folder ---- */
+
+static int load_rerun_list(struct run *r, char ***ids, size_t *n)
+{
+	char *path = xasprintf("%s/last-failed", r->o->out);
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, alloc = 0;
+	ssize_t len;
+	free(path);
+	*ids = NULL;
+	*n = 0;
+	if (!f)
+		return 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (!len)
+			continue;
+		XGROW(*ids, alloc, *n + 1);
+		(*ids)[(*n)++] = xstrdup(line);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static int selected(const struct itest_opts *o, const struct test *t,
+		    pcre2_code *re, pcre2_match_data *md, char **rerun,
+		    size_t nrerun)
+{
+	if (re && pcre2_match(re, (PCRE2_SPTR)t->id, strlen(t->id), 0, 0, md,
+			      NULL) < 0)
+		return 0;
+	int want = 0, has_positive = 0;
+	for (size_t i = 0; i < o->ntags; i++) {
+		const char *tag = o->tags[i];
+		int neg = tag[0] == '!';
+		int has = 0;
+		for (size_t k = 0; k < t->ntags; k++)
+			has |= !strcmp(t->tags[k], tag + neg);
+		if (neg && has)
+			return 0;
+		if (!neg) {
+			has_positive = 1;
+			want |= has;
+		}
+	}
+	if (has_positive && !want)
+		return 0;
+	if (o->rerun_failed) {
+		int found = 0;
+		for (size_t i = 0; i < nrerun && !found; i++)
+			found = !strcmp(rerun[i], t->id);
+		return found;
+	}
+	return 1;
+}
+
+static char *make_run_id(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	unsigned char rnd[2] = {0, 0};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		rnd[0] = (unsigned char)ts.tv_nsec;
+		rnd[1] = (unsigned char)(ts.tv_nsec >> 8);
+	}
+	return xasprintf("%04d%02d%02d-%02d%02d%02d-%02x%02x",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, rnd[0], rnd[1]);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, mode);
+	free(p);
+	return rc < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void write_last_failed(struct run *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct itest_err err = ITEST_ERR_INIT;
+	for (size_t i = 0; i < r->nstages; i++) {
+		struct stage *s = &r->stages[i];
+		for (size_t k = 0; k < s->ntests; k++) {
+			enum itest_status st = s->rep.cases[k].status;
+			if (st == IT_FAIL || st == IT_ERROR)
+				strbuf_addf(&sb, "%s\n", s->tests[k]->id);
+		}
+	}
+	char *path = xasprintf("%s/last-failed", r->o->out);
+	if (mask_write_file(NULL, path, &sb, &err) < 0)
+		fprintf(stderr, "itest: warning: %s\n", err.msg);
+	free(path);
+	strbuf_release(&sb);
+}
+
+static void free_case(struct rep_case *c, int teardown)
+{
+	free(c->message);
+	free(c->detail);
+	free(c->log);
+	for (size_t i = 0; i < c->nfailed; i++) {
+		free(c->failed[i].message);
+		free(c->failed[i].detail);
+		free(c->failed[i].log);
+	}
+	free(c->failed);
+	for (size_t i = 0; i < c->nattach; i++)
+		free(c->attachments[i]);
+	free(c->attachments);
+	(void)teardown;
+}
+
+int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
+	       const struct ivalue *file_vars, struct masker *mask,
+	       int *signo)
+{
+	struct run run = {0}, *r = &run;
+	pcre2_code *re = NULL;
+	pcre2_match_data *md = NULL;
+	char **rerun = NULL;
+	size_t nrerun = 0, total = 0;
+	int ret = EXIT_USAGE;
+	pthread_t *threads = NULL, sigthread;
+	struct worker *workers = NULL;
+	int sigthread_started = 0;
+	sigset_t set, oldset;
+
+	*signo = 0;
+	r->o = o;
+	r->mask = mask;
+	r->file_vars = file_vars;
+	r->cancel_fd = r->force_fd = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (o->filter) {
+		int ec;
+		PCRE2_SIZE off;
+		re = pcre2_compile((PCRE2_SPTR)o->filter, PCRE2_ZERO_TERMINATED,
+				   PCRE2_UTF, &ec, &off, NULL);
+		if (!re) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(ec, msg, sizeof(msg));
+			fprintf(stderr,
+				"itest: error: bad --filter '%s': %s at "
+				"offset %zu\n",
+				o->filter, (char *)msg, (size_t)off);
+			goto out;
+		}
+		md = pcre2_match_data_create_from_pattern(re, NULL);
+	}
+	if (o->rerun_failed)
+		load_rerun_list(r, &rerun, &nrerun);
+
+	/* one big-bang stage per suite, holding its selected tests */
+	r->stages = xcalloc(n ? n : 1, sizeof(*r->stages));
+	for (size_t i = 0; i < n; i++) {
+		struct suite *su = suites[i];
+		struct stage *s = &r->stages[r->nstages];
+		s->tests = xcalloc(su->ntests + 1, sizeof(*s->tests));
+		for (size_t k = 0; k < su->ntests; k++)
+			if (selected(o, &su->tests[k], re, md, rerun, nrerun))
+				s->tests[s->ntests++] = &su->tests[k];
+		if (!s->ntests) {
+			free(s->tests);
+			memset(s, 0, sizeof(*s));
+			continue;
+		}
+		s->suite = su;
+		s->rep.suite = su->name;
+		s->rep.file = su->path;
+		s->rep.number = 1;
+		s->rep.nstages = 1;
+		s->rep.strategy = o->strategy ? o->strategy : su->strategy;
+		s->rep.stream = "main";
+		s->rep.layer = -1;
+		s->rep.real = "";
+		s->rep.stubbed = "";
+		/* one spare case for a failing teardown */
+		s->rep.cases = xcalloc(s->ntests + 1, sizeof(*s->rep.cases));
+		s->done = xcalloc(s->ntests + 1, 1);
+		s->setup_caps = iv_obj();
+		for (size_t k = 0; k < s->ntests; k++) {
+			struct rep_case *c = &s->rep.cases[k];
+			c->classname = su->name;
+			c->name = s->tests[k]->name;
+			c->file = su->path;
+			c->line = s->tests[k]->node->loc.line;
+		}
+		s->rep.ncases = s->ntests;
+		total += s->ntests;
+		r->nstages++;
+	}
+	if (o->list) {
+		for (size_t i = 0; i < r->nstages; i++)
+			for (size_t k = 0; k < r->stages[i].ntests; k++)
+				printf("%s\n", r->stages[i].tests[k]->id);
+		ret = EXIT_PASS;
+		goto out;
+	}
+	if (!total) {
+		if (o->rerun_failed) {
+			printf("no test failed in the last run\n");
+			ret = EXIT_PASS;
+		} else {
+			fprintf(stderr, "itest: error: no test selected\n");
+		}
+		goto out;
+	}
+
+	r->run_id = o->run_id ? xstrdup(o->run_id) : make_run_id();
+	r->run_dir = xasprintf("%s/%s", o->out, r->run_id);
+	if (mkdir_p(o->out, 0755) < 0 || mkdir(r->run_dir, 0700) < 0) {
+		fprintf(stderr, "itest: error: cannot create the run folder "
+				"'%s': %s\n",
+			r->run_dir, strerror(errno));
+		goto out;
+	}
+	char *sub = xasprintf("%s/logs", r->run_dir);
+	mkdir(sub, 0700);
+	free(sub);
+	sub = xasprintf("%s/artifacts", r->run_dir);
+	mkdir(sub, 0700);
+	free(sub);
+
+	r->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r->force_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	struct rep_opts ro = {0};
+	ro.mask = mask;
+	ro.console = stdout;
+	ro.tty = isatty(STDOUT_FILENO);
+	const char *nc = getenv("NO_COLOR");
+	ro.color = o->color >= 0 ? o->color : (ro.tty && !(nc && *nc));
+	ro.verbose = o->verbose;
+	ro.quiet = o->quiet;
+	ro.junit_path = o->junit;
+	ro.junit_rich = o->junit_rich;
+	r->reps[r->nreps++] = &console_reporter;
+	r->reps[r->nreps++] = &junit_reporter;
+	for (size_t k = 0; k < r->nreps; k++)
+		r->repst[k] = r->reps[k]->open(&ro);
+
+	/* signals go to the signal thread only */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, &oldset);
+	r->t0 = now_ms();
+	r->rep.start_wall_ms = wall_ms();
+	if (pthread_create(&sigthread, NULL, signal_main, r) == 0)
+		sigthread_started = 1;
+
+	int nworkers = o->jobs < 1 ? 1 : o->jobs;
+	if ((size_t)nworkers > total)
+		nworkers = (int)total;
+	size_t ndrivers = 0;
+	while (itest_drivers[ndrivers])
+		ndrivers++;
+	threads = xcalloc((size_t)nworkers, sizeof(*threads));
+	workers = xcalloc((size_t)nworkers, sizeof(*workers));
+	for (int i = 0; i < nworkers; i++) {
+		workers[i].run = r;
+		workers[i].ndrivers = ndrivers;
+		workers[i].sessions = xcalloc(ndrivers + 1, sizeof(void *));
+		workers[i].opened = xcalloc(ndrivers + 1, 1);
+		if (pthread_create(&threads[i], NULL, worker_main, &workers[i]))
+			worker_main(&workers[i]);
+	}
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(threads[i], NULL);
+
+	/* the report */
+	r->rep.run_id = r->run_id;
+	r->rep.run_dir = r->run_dir;
+	r->rep.time_s = (now_ms() - r->t0) / 1e3;
+	r->rep.interrupted = atomic_load(&r->interrupted);
+	r->rep.stages = xcalloc(r->nstages, sizeof(*r->rep.stages));
+	for (size_t i = 0; i < r->nstages; i++) {
+		r->rep.stages[i] = r->stages[i].rep;
+		rep_count_stage(&r->stages[i].rep, &r->rep.counts);
+	}
+	r->rep.nstages = r->nstages;
+	pthread_mutex_lock(&r->mu);
+	report_ready(r);
+	for (size_t k = 0; k < r->nreps; k++)
+		if (r->reps[k]->status)
+			r->reps[k]->status(r->repst[k], NULL);
+	pthread_mutex_unlock(&r->mu);
+	ret = EXIT_PASS;
+	for (size_t k = 0; k < r->nreps; k++) {
+		struct itest_err err = ITEST_ERR_INIT;
+		if (r->reps[k]->finish &&
+		    r->reps[k]->finish(r->repst[k], &r->rep, &err) < 0) {
+			fprintf(stderr, "itest: error: %s\n", err.msg);
+			ret = EXIT_TESTFAIL;
+		}
+	}
+	write_last_failed(r);
+	if (r->rep.counts.failed || r->rep.counts.errors)
+		ret = EXIT_TESTFAIL;
+	if (atomic_load(&r->interrupted)) {
+		ret = EXIT_INTERRUPTED;
+		*signo = atomic_load(&r->signo);
+	}
+	atomic_store(&r->quit, 1);
+	if (sigthread_started) {
+		pthread_kill(sigthread, SIGUSR2);
+		pthread_join(sigthread, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+out:
+	for (size_t k = 0; k < r->nreps; k++)
+		if (r->reps[k]->close)
+			r->reps[k]->close(r->repst[k]);
+	for (int i = 0; workers && i < (o->jobs < 1 ? 1 : o->jobs) &&
+			i < (int)total;
+	     i++) {
+		free(workers[i].sessions);
+		free(workers[i].opened);
+	}
+	free(workers);
+	free(threads);
+	for (size_t i = 0; i < r->nstages; i++) {
+		struct stage *s = &r->stages[i];
+		for (size_t k = 0; k < s->rep.ncases; k++)
+			free_case(&s->rep.cases[k], 0);
+		free(s->rep.cases);
+		free(s->tests);
+		free(s->done);
+		free(s->setup_error);
+		free(s->setup_detail);
+		iv_free(s->setup_caps);
+	}
+	free(r->stages);
+	free(r->rep.stages);
+	for (size_t i = 0; i < nrerun; i++)
+		free(rerun[i]);
+	free(rerun);
+	if (md)
+		pcre2_match_data_free(md);
+	if (re)
+		pcre2_code_free(re);
+	if (r->cancel_fd >= 0)
+		close(r->cancel_fd);
+	if (r->force_fd >= 0)
+		close(r->force_fd);
+	free(r->run_id);
+	free(r->run_dir);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	return ret;
+}

@@ -1,0 +1,194 @@
+/*
+ * The growable string buffer of strbuf.h.
+ */
+#include "strbuf.h"
+
+char strbuf_slopbuf[1];
+
+void strbuf_init(struct strbuf *sb, size_t hint)
+{
+	sb->alloc = sb->len = sb->cap = sb->dropped = 0;
+	sb->buf = strbuf_slopbuf;
+	if (hint)
+		strbuf_grow(sb, hint);
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	if (sb->alloc)
+		free(sb->buf);
+	size_t cap = sb->cap;
+	strbuf_init(sb, 0);
+	sb->cap = cap;
+}
+
+char *strbuf_detach(struct strbuf *sb, size_t *len)
+{
+	char *res;
+	if (len)
+		*len = sb->len;
+	if (sb->alloc)
+		res = sb->buf;
+	else
+		res = xstrdup("");
+	size_t cap = sb->cap;
+	strbuf_init(sb, 0);
+	sb->cap = cap;
+	return res;
+}
+
+void strbuf_grow(struct strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1;
+	if (need <= sb->alloc)
+		return;
+	if (!sb->alloc)
+		sb->buf = NULL;
+	size_t n = sb->alloc ? sb->alloc : 64;
+	while (n < need)
+		n *= 2;
+	sb->buf = xrealloc(sb->buf, n);
+	sb->alloc = n;
+	if (!sb->len)
+		sb->buf[0] = '\0';
+}
+
+void strbuf_setlen(struct strbuf *sb, size_t len)
+{
+	if (!sb->alloc) {
+		if (len)
+			strbuf_grow(sb, len);
+		else
+			return;
+	}
+	sb->len = len;
+	sb->buf[len] = '\0';
+}
+
+void strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	if (sb->cap && sb->len + len > sb->cap) {
+		size_t room = sb->cap > sb->len ? sb->cap - sb->len : 0;
+		sb->dropped += len - room;
+		len = room;
+	}
+	if (!len)
+		return;
+	strbuf_grow(sb, len);
+	memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+}
+
+void strbuf_addstr(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, s, strlen(s));
+}
+
+void strbuf_addch(struct strbuf *sb, int c)
+{
+	char ch = (char)c;
+	strbuf_add(sb, &ch, 1);
+}
+
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	char small[256];
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(small, sizeof(small), fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		strbuf_add(sb, small, (size_t)n);
+		return;
+	}
+	char *big = xmalloc((size_t)n + 1);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	strbuf_add(sb, big, (size_t)n);
+	free(big);
+}
+
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	strbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+void strbuf_rtrim(struct strbuf *sb)
+{
+	size_t n = sb->len;
+	while (n && (sb->buf[n - 1] == ' ' || sb->buf[n - 1] == '\t' ||
+		     sb->buf[n - 1] == '\n' || sb->buf[n - 1] == '\r'))
+		n--;
+	strbuf_setlen(sb, n);
+}
+
+void strbuf_add_json_escaped(struct strbuf *sb, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"':
+			strbuf_add(sb, "\\\"", 2);
+			break;
+		case '\\':
+			strbuf_add(sb, "\\\\", 2);
+			break;
+		case '\n':
+			strbuf_add(sb, "\\n", 2);
+			break;
+		case '\r':
+			strbuf_add(sb, "\\r", 2);
+			break;
+		case '\t':
+			strbuf_add(sb, "\\t", 2);
+			break;
+		case '\b':
+			strbuf_add(sb, "\\b", 2);
+			break;
+		case '\f':
+			strbuf_add(sb, "\\f", 2);
+			break;
+		default:
+			if (c < 0x20) {
+				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4],
+					     hex[c & 15]};
+				strbuf_add(sb, u, 6);
+			} else {
+				strbuf_addch(sb, c);
+			}
+		}
+	}
+}
+
+void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
+			const char *to)
+{
+	if (!flen || sb->len < flen)
+		return;
+	if (!memmem(sb->buf, sb->len, from, flen))
+		return;
+	struct strbuf out = STRBUF_INIT;
+	size_t tlen = strlen(to);
+	const char *p = sb->buf, *end = sb->buf + sb->len;
+	while (p < end) {
+		const char *hit = memmem(p, (size_t)(end - p), from, flen);
+		if (!hit) {
+			strbuf_add(&out, p, (size_t)(end - p));
+			break;
+		}
+		strbuf_add(&out, p, (size_t)(hit - p));
+		strbuf_add(&out, to, tlen);
+		p = hit + flen;
+	}
+	size_t cap = sb->cap, dropped = sb->dropped;
+	strbuf_release(sb);
+	*sb = out;
+	sb->cap = cap;
+	sb->dropped = dropped;
+}

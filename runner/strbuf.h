@@ -1,0 +1,47 @@
+/*
+ * A growable string buffer.  Invariants (as git's strbuf): `buf` is never
+ * NULL and always NUL-terminated; ownership of the bytes leaves only
+ * through strbuf_detach().  A non-zero `cap` bounds `len` (as curl's
+ * dynbuf): bytes beyond it are dropped and counted in `dropped`, so a huge
+ * command output or response body cannot eat the machine.
+ */
+#ifndef ITEST_STRBUF_H
+#define ITEST_STRBUF_H
+
+#include "common.h"
+
+struct strbuf {
+	size_t alloc;
+	size_t len;
+	size_t cap;     /* 0: unbounded */
+	size_t dropped; /* bytes not stored because of cap */
+	char *buf;
+};
+
+extern char strbuf_slopbuf[];
+#define STRBUF_INIT {0, 0, 0, 0, strbuf_slopbuf}
+
+void strbuf_init(struct strbuf *sb, size_t hint);
+/* Frees the contents; the buffer is empty and usable afterwards. */
+void strbuf_release(struct strbuf *sb);
+/* Returns the string (caller owns it) and resets the buffer. */
+char *strbuf_detach(struct strbuf *sb, size_t *len);
+void strbuf_grow(struct strbuf *sb, size_t extra);
+void strbuf_setlen(struct strbuf *sb, size_t len);
+#define strbuf_reset(sb) strbuf_setlen((sb), 0)
+
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addch(struct strbuf *sb, int c);
+ITEST_PRINTF(2, 3) void strbuf_addf(struct strbuf *sb, const char *fmt, ...);
+ITEST_PRINTF(2, 0)
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Removes trailing white space. */
+void strbuf_rtrim(struct strbuf *sb);
+/* Appends `s` with JSON string escaping, without the quotes. */
+void strbuf_add_json_escaped(struct strbuf *sb, const char *s, size_t len);
+/* Replaces every occurrence of `from` (flen bytes) by `to`. */
+void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
+			const char *to);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * The suite model and its loader: a YAML suite file (SPEC 2, 3, 5, 6)
+ * checked completely at load time -- keys, types, durations, drivers,
+ * expectations, block calls, variable names -- so that nothing runs when
+ * anything is wrong, and every error names FILE:LINE:COL.
+ *
+ * Everything a suite points into (the YAML trees) is owned by the suite
+ * and lives until suite_free().
+ */
+#ifndef ITEST_SUITE_H
+#define ITEST_SUITE_H
+
+#include "driver.h"
+#include "mask.h"
+#include "yaml.h"
+
+struct block;
+
+struct step {
+	const struct ivalue *node;     /* the step map */
+	const char *name;              /* the `name:` key, or NULL */
+	const struct itest_driver *drv; /* NULL for a `use` step */
+	size_t drv_index;              /* in itest_drivers[] */
+	const struct ivalue *arg;      /* the driver key's value */
+	const struct ivalue *expect;   /* NULL if none */
+	const struct ivalue *capture;  /* NULL if none */
+	int64_t timeout_ms;            /* 0: none */
+	int retry_attempts;            /* 1: no polling */
+	int64_t retry_interval_ms;
+	const struct block *use;       /* a `use` step: the block */
+	const struct ivalue *with;     /* its arguments (an object), or NULL */
+};
+
+struct steps {
+	struct step *v;
+	size_t n;
+};
+
+struct block {
+	const char *name;
+	const struct ivalue *node;
+	const struct ivalue *params; /* array of strings, or NULL */
+	struct steps steps;
+};
+
+struct suite;
+
+struct test {
+	char *name; /* with its `each` row: "reserve [qty=2]" */
+	char *id;   /* "SUITE/NAME", what -k matches */
+	const struct ivalue *node;
+	struct suite *suite;
+	size_t index; /* in suite->tests: file order */
+	const struct steps *steps;
+	struct ivalue *row; /* the `each` row (owned), or NULL */
+	const char **tags;  /* suite tags then the test's */
+	size_t ntags;
+	const char *skip; /* reason, or NULL */
+	const struct ivalue *skip_if;
+	int64_t timeout_ms;
+	int retries;
+};
+
+struct suite {
+	char *name;
+	char *path; /* as given */
+	char *dir;  /* its folder: relative paths start here */
+	const struct itest_src *src;
+	struct ivalue *doc;   /* the parsed file (owned) */
+	struct ivalue **docs; /* included files' trees (owned) */
+	size_t ndocs;
+	struct ivalue *vars; /* suite vars, included first, own override
+				(owned; values are templates) */
+	const char *strategy;
+	struct steps setup, teardown;
+	struct block *blocks;
+	size_t nblocks;
+	struct test *tests;
+	size_t ntests;
+};
+
+struct loader {
+	struct srclist srcs;
+	struct masker *mask;           /* secrets found are added here */
+	int check_only;                /* do not read env/file var sources */
+	const struct ivalue *cli_vars;  /* --var (object), or NULL */
+	const struct ivalue *file_vars; /* --vars / --env (object), or NULL */
+};
+
+/* Loads and checks one suite file.  0, or -1 with err. */
+int suite_load(struct loader *ld, const char *path, struct suite **out,
+	       struct itest_err *err);
+void suite_free(struct suite *s);
+
+/*
+ * Expands PATH arguments into suite files: a file is itself; a folder
+ * gives every *.yml / *.yaml below it that has a top-level `tests:` key,
+ * sorted by path.  Appends malloc'd paths to *paths.
+ */
+int suite_discover(const char *path, char ***paths, size_t *n,
+		   struct itest_err *err);
+
+/* Loads a --vars file (YAML map, or KEY=VALUE lines for .env). */
+struct ivalue *vars_file_load(struct loader *ld, const char *path,
+			      struct itest_err *err);
+
+/* Checks a map's keys against a keyspec table; `what` names the map in
+ * messages ("step", "test").  Unknown keys get a suggestion. */
+int keys_check(const struct ivalue *map, const struct itest_keyspec *keys,
+	       const char *what, struct itest_err *err);
+
+#endif
