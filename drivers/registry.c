@@ -4,9 +4,11 @@
 #include "driver.h"
 
 extern const struct itest_driver shell_driver;
+extern const struct itest_driver http_driver;
 
 const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
+	&http_driver,
 	NULL,
 };
 

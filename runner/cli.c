@@ -45,8 +45,10 @@ static const struct opt options[] = {
 	{O_VERBOSE, 'v', "verbose", NULL, "print every test's step log"},
 	{O_QUIET, 'q', "quiet", NULL, "print only failures and the summary"},
 	{O_COLOR, 0, "color", "WHEN", "auto, always or never"},
-	{O_PLAN, 0, "plan", NULL, "print the integration plan (not yet)"},
-	{O_AFFECTED, 0, "affected", "C", "tests affected by C (not yet)"},
+	{O_PLAN, 0, "plan", NULL,
+	 "print the integration plan (stages, real and stubbed) and exit"},
+	{O_AFFECTED, 0, "affected", "C",
+	 "only tests covering C or what needs it (repeatable)"},
 	{O_SHARD, 0, "shard", "I/N", "run shard I of N (not yet)"},
 	{O_KEEP, 0, "keep", NULL, "leave the deployment up (not yet)"},
 	{O_HELP, 'h', "help", NULL, "print this help"},
@@ -215,7 +217,11 @@ static int apply(struct itest_opts *o, const struct opt *opt, const char *val)
 		o->cmd = CMD_VERSION;
 		break;
 	case O_PLAN:
+		o->plan = 1;
+		break;
 	case O_AFFECTED:
+		push(&o->affected, &o->naffected, val);
+		break;
 	case O_SHARD:
 	case O_KEEP:
 		return usage_error("--%s needs components, which this version "
@@ -319,6 +325,7 @@ int cli_parse(int argc, char **argv, struct itest_opts *o)
 void cli_release(struct itest_opts *o)
 {
 	free(o->tags);
+	free(o->affected);
 	free(o->vars_files);
 	free(o->paths);
 	iv_free(o->vars);

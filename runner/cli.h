@@ -25,6 +25,9 @@ struct itest_opts {
 	const char *run_id;
 	int list, fail_fast, rerun_failed, keep_going;
 	const char *env;      /* --env NAME */
+	const char **affected; /* --affected C */
+	size_t naffected;
+	int plan;             /* --plan */
 	int verbose, quiet;
 	int color;            /* -1 auto, 0 never, 1 always */
 	const char **paths;

@@ -1,15 +1,22 @@
 /*
  * Expectations and captures (SPEC 6.1 and 8 "Predicates"): the load-time
  * checks of `expect` and `capture` maps against a driver's parts, the
- * predicates (equality, regexes, the named predicates, subset matching)
- * and the failure messages that say part, path, expected and actual.
+ * predicates (equality, regexes, the named predicates, subset matching),
+ * JSON Schema (schema.c) and XPath (xpath.c) expectations, and the
+ * failure messages that say part, path, expected and actual.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "expect.h"
 #include "jsonpath.h"
+#include "schema.h"
 #include "template.h"
+#include "xpath.h"
 
 /* Backtracking steps one regex match may take before it gives up. */
 #define REGEX_MATCH_LIMIT 1000000
@@ -33,7 +40,8 @@ static const char *const type_names[] = {
 /* Parts whose value is text: an expected number or boolean is compared
  * with the text by its own text. */
 static const char *const text_parts[] = {
-	"stdout", "stderr", "body", "headers", "text", "title", "url", NULL,
+	"stdout", "stderr", "body",  "headers", "text",
+	"title",  "url",    "xpath", NULL,
 };
 
 static const char *const capture_sources[] = {
@@ -666,7 +674,9 @@ static int op_length(const struct ivalue *x, const struct ivalue *act,
 		strbuf_addf(&desc, "length %lld", (long long)want->u.num.i);
 		if (has_len)
 			strbuf_addf(&sfx, " (length %zu)", len);
-		report(c, &desc, act, has_len ? sfx.buf : NULL);
+		else if (act)
+			strbuf_addf(&sfx, " (%s has no length)", iv_kind(act));
+		report(c, &desc, act, act ? sfx.buf : NULL);
 	}
 	iv_free(tmp);
 	strbuf_release(&desc);
@@ -777,7 +787,8 @@ static int op_eval(const char *op, const struct ivalue *x,
 		strbuf_addstr(&desc, "one of ");
 		show(&desc, x);
 	} else if (!strcmp(op, "type")) {
-		const char *t = iv_strval(x);
+		/* an unquoted `type: null` is YAML's null: the type null */
+		const char *t = x->type == IV_NULL ? "null" : iv_strval(x);
 		if (!t || !in_list(t, type_names))
 			return eval_error(c, "'type' needs one of null, "
 					     "boolean, integer, number, "
@@ -1023,8 +1034,199 @@ static int eval_headers(const struct ivalue *x, struct itest_result *res,
 	return ret;
 }
 
+/* ---- schema ---- */
+
+/* The path of a schema file: relative to the suite's folder. */
+static char *schema_path(const char *base_dir, const char *path)
+{
+	if (path[0] == '/' || !base_dir || !*base_dir || !strcmp(base_dir, "."))
+		return xstrdup(path);
+	return xasprintf("%s/%s", base_dir, path);
+}
+
+/* Does a value hold a template anywhere (in a string or a key)? */
+static int has_tpl(const struct ivalue *v)
+{
+	if (v->type == IV_STR)
+		return is_tpl(v);
+	if (v->type == IV_ARR)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			if (has_tpl(v->u.arr.v[i]))
+				return 1;
+	if (v->type == IV_OBJ)
+		for (size_t i = 0; i < v->u.obj.n; i++)
+			if (tpl_has_vars(v->u.obj.m[i].key,
+					 v->u.obj.m[i].klen) ||
+			    has_tpl(v->u.obj.m[i].val))
+				return 1;
+	return 0;
+}
+
+/*
+ * Compiles the value of `schema:` (a file path or an inline schema).
+ * Errors go to `err` with their place in `sl`; a missing file is an
+ * error at the `schema` node.
+ */
+static struct jschema *schema_of(const struct ivalue *x, const char *base_dir,
+				 struct srclist *sl, struct itest_err *err)
+{
+	struct jschema *s = NULL;
+	struct stat st;
+	char *path;
+	if (x->type == IV_OBJ || x->type == IV_BOOL)
+		return schema_compile(sl, x, base_dir, err);
+	if (x->type != IV_STR || !x->u.str.len) {
+		err_set(err, &x->loc,
+			"'schema' needs a file path or a schema map, got %s",
+			x->type == IV_STR ? "an empty string" : iv_kind(x));
+		return NULL;
+	}
+	path = schema_path(base_dir, x->u.str.s);
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+		err_set(err, &x->loc, "cannot read schema file '%s': %s", path,
+			strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		err_set(err, &x->loc,
+			"cannot read schema file '%s': not a regular file",
+			path);
+	else
+		s = schema_load(sl, path, err);
+	free(path);
+	return s;
+}
+
+/* An error whose place is in a source list that is about to go, as one
+ * message: "FILE:LINE:COL: MESSAGE". */
+static void err_text(struct strbuf *out, const struct itest_err *e)
+{
+	loc_format(out, &e->loc);
+	if (out->len)
+		strbuf_addstr(out, ": ");
+	strbuf_addstr(out, e->msg);
+}
+
+/* Appends each line of `text` as a line of the expectation's message. */
+static void add_lines(struct pctx *c, const char *text)
+{
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		size_t len = nl ? (size_t)(nl - text) : strlen(text);
+		line_begin(c);
+		strbuf_add(c->why, text, len);
+		line_end(c);
+		text += len + !!nl;
+	}
+}
+
+static int eval_schema(const struct ivalue *x, struct itest_result *res,
+		       const char *base_dir, struct pctx *c)
+{
+	struct strbuf reason = STRBUF_INIT;
+	struct srclist sl = SRCLIST_INIT;
+	struct itest_err err = ITEST_ERR_INIT;
+	const struct ivalue *doc = result_part(res, "json", &reason);
+	struct jschema *s;
+	int r;
+	if (!doc) {
+		add_lines(c,
+			  reason.len ? reason.buf : "the result has no JSON");
+		strbuf_release(&reason);
+		return 0;
+	}
+	s = schema_of(x, base_dir, &sl, &err);
+	if (!s) {
+		err_text(&reason, &err);
+		r = eval_error(c, "%s", reason.buf);
+	} else {
+		r = schema_validate(s, doc, &reason);
+		add_lines(c, reason.buf);
+	}
+	schema_free(s);
+	srclist_release(&sl);
+	strbuf_release(&reason);
+	return r;
+}
+
+/* ---- xpath ---- */
+
+/* The first value of a header (a repeated one is a list). */
+static const char *header_value(struct itest_result *res, const char *name)
+{
+	const struct ivalue *v =
+		iv_get_nocase(result_part(res, "headers", NULL), name);
+	if (iv_is(v, IV_ARR))
+		v = v->u.arr.n ? v->u.arr.v[0] : NULL;
+	return iv_strval(v);
+}
+
+/*
+ * Parses the body for XPath: as HTML when the Content-Type says
+ * text/html, else as XML; without a Content-Type, as XML and, when that
+ * is not well-formed, as HTML after all.
+ */
+static struct xdoc *parse_body(struct itest_result *res, struct strbuf *why)
+{
+	const struct ivalue *body = result_part(res, "body", NULL);
+	const char *ct = header_value(res, "content-type");
+	struct strbuf scratch = STRBUF_INIT;
+	struct xdoc *d;
+	if (!iv_is(body, IV_STR)) {
+		strbuf_addstr(why, "the result has no body");
+		return NULL;
+	}
+	if (xpath_is_html(ct))
+		return xdoc_parse(body->u.str.s, body->u.str.len, 1, why);
+	d = xdoc_parse(body->u.str.s, body->u.str.len, 0, why);
+	if (!d && body->u.str.len && !ct &&
+	    (d = xdoc_parse(body->u.str.s, body->u.str.len, 1, &scratch)))
+		strbuf_reset(why);
+	strbuf_release(&scratch);
+	return d;
+}
+
+static int eval_xpath(const struct ivalue *x, const struct ivalue *ns,
+		      struct itest_result *res, struct pctx *c)
+{
+	struct strbuf why = STRBUF_INIT, pre = STRBUF_INIT;
+	struct xdoc *d;
+	int ret = 1;
+	if (!x || x->type != IV_OBJ)
+		return eval_error(c, "'xpath' needs a map of XPath "
+				     "expressions");
+	d = parse_body(res, &why);
+	if (!d) {
+		add_lines(c, why.buf);
+		strbuf_release(&why);
+		return 0;
+	}
+	for (size_t i = 0; i < x->u.obj.n; i++) {
+		const struct imember *m = &x->u.obj.m[i];
+		struct ivalue *v;
+		int r;
+		strbuf_reset(&why);
+		strbuf_reset(&pre);
+		strbuf_addf(&pre, "xpath %s", m->key);
+		c->prefix = pre.buf;
+		v = xpath_eval(d, m->key, ns, &why);
+		if (!v && why.len)
+			r = eval_error(c, "%s", why.buf);
+		else
+			r = pred(m->val, v, c);
+		iv_free(v);
+		if (r < 0)
+			ret = -1;
+		else if (!r && ret > 0)
+			ret = 0;
+	}
+	xdoc_free(d);
+	strbuf_release(&why);
+	strbuf_release(&pre);
+	return ret;
+}
+
 enum itest_status expect_eval(const struct ivalue *expect,
-			      struct itest_result *res, struct strbuf *why)
+			      struct itest_result *res, const char *base_dir,
+			      struct strbuf *why)
 {
 	long budget = SUBSET_BUDGET;
 	int failed = 0, error = 0;
@@ -1044,11 +1246,11 @@ enum itest_status expect_eval(const struct ivalue *expect,
 			r = eval_headers(m->val, res, &c);
 		else if (!strcmp(m->key, "namespaces"))
 			r = 1; /* settings of `xpath` */
-		else if (!strcmp(m->key, "xpath") || !strcmp(m->key, "schema"))
-			r = eval_error(&c,
-				       "'%s' expectations are not "
-				       "supported yet",
-				       m->key);
+		else if (!strcmp(m->key, "xpath"))
+			r = eval_xpath(m->val, iv_get(expect, "namespaces"),
+				       res, &c);
+		else if (!strcmp(m->key, "schema"))
+			r = eval_schema(m->val, res, base_dir, &c);
 		else
 			r = pred(m->val, result_part(res, m->key, NULL), &c);
 		if (r < 0)
@@ -1150,6 +1352,40 @@ static const struct ivalue *find_cookie(const struct ivalue *jar,
 	return v;
 }
 
+/* Is `src` an xpath capture: { xpath: X } or { xpath: X, namespaces: N }? */
+static int is_xpath_capture(const struct ivalue *src)
+{
+	return src->type == IV_OBJ && iv_get(src, "xpath") &&
+	       (src->u.obj.n == 1 ||
+		(src->u.obj.n == 2 && iv_get(src, "namespaces")));
+}
+
+static int capture_xpath(const char *var, const struct ivalue *src,
+			 struct itest_result *res, struct ivalue **out,
+			 struct strbuf *why)
+{
+	const char *expr = iv_strval(iv_get(src, "xpath"));
+	struct strbuf msg = STRBUF_INIT;
+	struct xdoc *d;
+	int ret = 1;
+	if (!expr)
+		return capture_msg(why, -1, var, "'xpath' needs an expression");
+	d = parse_body(res, &msg);
+	if (!d) {
+		capture_msg(why, 0, var, "%s", msg.buf);
+		strbuf_release(&msg);
+		return 0;
+	}
+	*out = xpath_eval(d, expr, iv_get(src, "namespaces"), &msg);
+	if (!*out && msg.len)
+		ret = capture_msg(why, -1, var, "%s", msg.buf);
+	else if (!*out)
+		ret = capture_msg(why, 0, var, "%s matched nothing", expr);
+	xdoc_free(d);
+	strbuf_release(&msg);
+	return ret;
+}
+
 /* One capture; 1 with *out set, 0 failed, -1 could not run. */
 static int capture_one(const char *var, const struct ivalue *src,
 		       struct itest_result *res, struct ivalue **out,
@@ -1158,6 +1394,8 @@ static int capture_one(const char *var, const struct ivalue *src,
 	const struct ivalue *v;
 	if (src->type == IV_STR && src->u.str.s[0] == '$')
 		return capture_path(var, src, res, out, why);
+	if (is_xpath_capture(src))
+		return capture_xpath(var, src, res, out, why);
 	if (src->type != IV_OBJ || src->u.obj.n != 1)
 		return capture_msg(why, -1, var,
 				   "needs a JSONPath or a map such "
@@ -1225,8 +1463,7 @@ static int capture_one(const char *var, const struct ivalue *src,
 		*out = iv_clone(v);
 		return 1;
 	}
-	return capture_msg(why, -1, var, "'%s' captures are not supported yet",
-			   kind);
+	return capture_msg(why, -1, var, "unknown capture source '%s'", kind);
 }
 
 enum itest_status capture_eval(const struct ivalue *capture,
@@ -1320,7 +1557,8 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 			       iv_kind(x));
 	}
 	if (!strcmp(op, "type")) {
-		const char *t = iv_strval(x), *hint;
+		const char *t = x->type == IV_NULL ? "null" : iv_strval(x),
+			   *hint;
 		if (is_tpl(x) || (t && in_list(t, type_names)))
 			return 0;
 		if (!t)
@@ -1428,8 +1666,90 @@ static int check_part_name(const char *key, const struct itest_loc *loc,
 	return err_set(err, loc, "unknown part '%s' in %s", key, where);
 }
 
-int expect_check_spec(const struct ivalue *expect, const char *const *parts,
-		      struct itest_err *err)
+/* An XPath expression (kept for run time when it holds a template). */
+static int check_xpath_expr(const char *expr, const struct itest_loc *loc,
+			    struct itest_err *err)
+{
+	struct strbuf why = STRBUF_INIT;
+	if (tpl_has_vars(expr, strlen(expr)) || !xpath_check(expr, &why))
+		return 0;
+	err_set(err, loc, "%s", why.buf);
+	strbuf_release(&why);
+	return -1;
+}
+
+static int check_namespaces(const struct ivalue *x, struct itest_err *err)
+{
+	if (x->type != IV_OBJ)
+		return err_set(err, &x->loc,
+			       "'namespaces' needs a map of prefixes, got %s",
+			       iv_kind(x));
+	for (size_t i = 0; i < x->u.obj.n; i++) {
+		const struct imember *m = &x->u.obj.m[i];
+		if (m->val->type != IV_STR)
+			return err_set(err, &m->val->loc,
+				       "namespace '%s' needs a URI, got %s",
+				       m->key, iv_kind(m->val));
+	}
+	return 0;
+}
+
+static int check_xpath(const struct ivalue *x, struct itest_err *err)
+{
+	if (x->type != IV_OBJ)
+		return err_set(err, &x->loc,
+			       "'xpath' needs a map of XPath expressions to "
+			       "predicates, got %s",
+			       iv_kind(x));
+	for (size_t i = 0; i < x->u.obj.n; i++) {
+		const struct imember *m = &x->u.obj.m[i];
+		if (check_xpath_expr(m->key, &m->kloc, err) ||
+		    check_pred(m->val, "xpath", err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Is `src` one of the records of `sl`? */
+static int from_list(const struct srclist *sl, const struct itest_src *src)
+{
+	for (size_t i = 0; src && i < sl->n; i++)
+		if (sl->v[i] == src)
+			return 1;
+	return 0;
+}
+
+/* Compiles the schema to check it; an inline schema with templates is
+ * checked once rendered, at run time. */
+static int check_schema(const struct ivalue *x, const char *base_dir,
+			struct srclist *sl, struct itest_err *err)
+{
+	struct srclist own = SRCLIST_INIT;
+	struct itest_err e = ITEST_ERR_INIT;
+	struct jschema *s;
+	if (x->type == IV_STR && is_tpl(x))
+		return err_set(err, &x->loc,
+			       "the 'schema' path cannot hold a template");
+	if (x->type == IV_OBJ && has_tpl(x))
+		return 0;
+	s = schema_of(x, base_dir, sl ? sl : &own, &e);
+	if (!s && !from_list(&own, e.loc.src)) {
+		if (!err->set)
+			*err = e;
+	} else if (!s) {
+		struct strbuf t = STRBUF_INIT;
+		err_text(&t, &e);
+		err_set(err, &x->loc, "%s", t.buf);
+		strbuf_release(&t);
+	}
+	schema_free(s);
+	srclist_release(&own);
+	return s ? 0 : -1;
+}
+
+int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
+			 const char *base_dir, struct srclist *sl,
+			 struct itest_err *err)
 {
 	if (!expect || expect->type == IV_NULL)
 		return 0;
@@ -1440,7 +1760,15 @@ int expect_check_spec(const struct ivalue *expect, const char *const *parts,
 	for (size_t i = 0; i < expect->u.obj.n; i++) {
 		const struct imember *m = &expect->u.obj.m[i];
 		const struct ivalue *x = m->val;
-		if (check_part_name(m->key, &m->kloc, parts, "expect", err))
+		if (!strcmp(m->key, "schema")) {
+			if (check_schema(x, base_dir, sl, err))
+				return -1;
+			continue;
+		}
+		/* `namespaces` goes with `xpath` */
+		if (!(!strcmp(m->key, "namespaces") &&
+		      in_list("xpath", parts)) &&
+		    check_part_name(m->key, &m->kloc, parts, "expect", err))
 			return -1;
 		if (!strcmp(m->key, "json")) {
 			if (check_json(x, err))
@@ -1456,19 +1784,22 @@ int expect_check_spec(const struct ivalue *expect, const char *const *parts,
 					       err))
 					return -1;
 		} else if (!strcmp(m->key, "namespaces")) {
-			if (x->type != IV_OBJ)
-				return err_set(err, &x->loc,
-					       "'namespaces' needs a map of "
-					       "prefixes, got %s",
-					       iv_kind(x));
-		} else if (!strcmp(m->key, "xpath") ||
-			   !strcmp(m->key, "schema")) {
-			continue; /* the driver that lists them checks them */
+			if (check_namespaces(x, err))
+				return -1;
+		} else if (!strcmp(m->key, "xpath")) {
+			if (check_xpath(x, err))
+				return -1;
 		} else if (check_pred(x, m->key, err)) {
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int expect_check_spec(const struct ivalue *expect, const char *const *parts,
+		      struct itest_err *err)
+{
+	return expect_check_spec_at(expect, parts, NULL, NULL, err);
 }
 
 /* The name of the driver whose parts list this is, for messages. */
@@ -1493,6 +1824,22 @@ static int source_unavailable(const char *src, const char *const *parts,
 	return err_set(err, loc,
 		       "capture source '%s' is not available for this driver",
 		       src);
+}
+
+static int check_xpath_capture(const struct ivalue *src,
+			       const char *const *parts, struct itest_err *err)
+{
+	const struct imember *m = iv_member(src, "xpath");
+	const struct ivalue *ns = iv_get(src, "namespaces");
+	if (!in_list("xpath", parts))
+		return source_unavailable("xpath", parts, &m->kloc, err);
+	if (m->val->type != IV_STR)
+		return err_set(err, &m->val->loc,
+			       "'xpath' in a capture needs a string, got %s",
+			       iv_kind(m->val));
+	if (ns && check_namespaces(ns, err))
+		return -1;
+	return check_xpath_expr(m->val->u.str.s, &m->val->loc, err);
 }
 
 static int check_capture(const struct imember *cm, const char *const *parts,
@@ -1520,6 +1867,8 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 						  err);
 		return check_path(src->u.str.s, &src->loc, err);
 	}
+	if (is_xpath_capture(src))
+		return check_xpath_capture(src, parts, err);
 	if (src->type != IV_OBJ || src->u.obj.n != 1)
 		return err_set(err, &src->loc,
 			       "capture '%s' needs a JSONPath or a map with "
@@ -1559,8 +1908,6 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 		if (!in_list("cookies", parts))
 			return source_unavailable("cookie", parts, &m->kloc,
 						  err);
-	} else if (!strcmp(m->key, "xpath")) {
-		return source_unavailable("xpath", parts, &m->kloc, err);
 	} else if (!strcmp(m->key, "regex")) {
 		if (!in_list("stdout", parts) && !in_list("body", parts))
 			return source_unavailable("regex", parts, &m->kloc,

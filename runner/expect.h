@@ -12,13 +12,25 @@
 
 #include "driver.h"
 
+struct srclist;
+
 /*
  * Load-time checks of a step's `expect` and `capture` maps (not rendered:
  * strings may still hold ${...} templates, which must then be accepted
  * wherever a template could render to something valid).  Unknown part
  * names (with a suggestion from `parts`), bad JSONPaths, bad regexes,
- * bad durations and malformed predicates are errors at their node.
+ * bad XPaths, bad durations and malformed predicates are errors at their
+ * node.  `schema` (allowed for every driver) is compiled here, the file
+ * path relative to `base_dir` (the suite's folder; NULL: the cwd); `sl`
+ * records the schema files read, for error locations (NULL: errors are
+ * reported at the `schema` node instead).  `xpath` and `namespaces` are
+ * allowed when `parts` lists "xpath", and so is the capture
+ * `{ xpath: X }`, which may carry `namespaces: { PREFIX: URI }` too.
  */
+int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
+			 const char *base_dir, struct srclist *sl,
+			 struct itest_err *err);
+/* The same with the cwd as `base_dir` and no source list. */
 int expect_check_spec(const struct ivalue *expect, const char *const *parts,
 		      struct itest_err *err);
 int capture_check_spec(const struct ivalue *capture, const char *const *parts,
@@ -28,10 +40,12 @@ int capture_check_spec(const struct ivalue *capture, const char *const *parts,
  * Evaluates every predicate of a rendered `expect` map.  IT_PASS, or
  * IT_FAIL with one line per failed predicate appended to `why`, or
  * IT_ERROR when something could not be evaluated (a bad pattern that
- * only a template revealed).
+ * only a template revealed).  `base_dir` resolves a `schema` file path
+ * as in expect_check_spec_at (the schema is compiled again on each call).
  */
 enum itest_status expect_eval(const struct ivalue *expect,
-			      struct itest_result *res, struct strbuf *why);
+			      struct itest_result *res, const char *base_dir,
+			      struct strbuf *why);
 
 /*
  * Evaluates a rendered `capture` map and sets each variable in `vars`

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "runner.h"
 #include "stubsrv.h"
 
@@ -169,6 +170,27 @@ int main(int argc, char **argv)
 		if (o.strategy)
 			suites[nsuites]->strategy = o.strategy;
 		nsuites++;
+		/* the plan with every test: a strategy that needs a stub the
+		 * suite lacks is a load error */
+		struct plan plan;
+		if (plan_build(suites[nsuites - 1],
+			       suites[nsuites - 1]->strategy, NULL, &plan,
+			       &err) < 0)
+			goto fail;
+		plan_release(&plan);
+	}
+	for (size_t i = 0; i < o.naffected; i++) {
+		int found = 0;
+		for (size_t k = 0; k < nsuites; k++)
+			found |= component_find(suites[k], o.affected[i],
+						strlen(o.affected[i])) >= 0;
+		if (!found) {
+			fprintf(stderr,
+				"itest: error: --affected %s: no suite has a "
+				"component '%s'\n",
+				o.affected[i], o.affected[i]);
+			goto out;
+		}
 	}
 	if (o.cmd == CMD_CHECK) {
 		size_t tests = 0;

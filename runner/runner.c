@@ -18,7 +18,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "deploy.h"
 #include "expect.h"
+#include "plan.h"
 #include "reporter.h"
 #include "runner.h"
 #include "template.h"
@@ -27,21 +29,41 @@
 /* A test's step log is kept for the JUnit report: bounded. */
 #define LOG_CAP (2u << 20)
 
-enum stage_state { ST_PENDING, ST_SETUP, ST_RUNNING, ST_TEARDOWN, ST_DONE };
+enum stage_state { ST_PENDING, ST_DEPLOYING, ST_RUNNING, ST_TEARDOWN, ST_DONE };
+
+/*
+ * A stream: one deployment of a suite that lives across its stages (a
+ * sandwich has two).  Setup runs once before its first test, teardown
+ * once after its last stage.
+ */
+struct stream {
+	struct suite *suite;
+	const char *name;        /* "main", "top", "bottom" */
+	struct deployment *dep;  /* NULL until deployed; none without
+				    components */
+	size_t remaining;        /* stages not yet done */
+	int setup_done;
+	struct ivalue *setup_caps;
+	char *setup_error;  /* setup failed: why, one line */
+	char *setup_detail; /* and the full text */
+	int deploy_failed;
+};
 
 struct stage {
 	struct suite *suite;
-	struct test **tests; /* selected, file order */
+	struct stream *stream;
+	const struct pstage *ps; /* the plan's stage */
+	int deps[2];             /* indices into run->stages, or -1 */
+	struct test **tests;     /* selected, file order */
 	size_t ntests;
-	struct rep_stage rep; /* rep.cases: one per test (+ [teardown]) */
-	unsigned char *done;  /* per case: result final */
+	struct rep_stage rep;    /* rep.cases: one per test (+ [teardown]) */
+	unsigned char *done;     /* per case: result final */
 	enum stage_state state;
 	size_t next;     /* next test to start */
 	size_t running;  /* tests in progress */
 	size_t reported; /* cases handed to the reporters */
-	struct ivalue *setup_caps;
-	char *setup_error;  /* setup failed: why, one line */
-	char *setup_detail; /* and the full text */
+	int failed;      /* a test failed or errored (a flaky pass does not) */
+	char *blocked;   /* why this stage's tests do not run, or NULL */
 	double t0;
 };
 
@@ -49,6 +71,10 @@ struct run {
 	const struct itest_opts *o;
 	struct masker *mask;
 	const struct ivalue *file_vars;
+	struct plan *plans; /* one per suite */
+	size_t nplans;
+	struct stream *streams;
+	size_t nstreams;
 	struct stage *stages;
 	size_t nstages;
 	pthread_mutex_t mu;
@@ -60,6 +86,7 @@ struct run {
 	atomic_int quit; /* the signal thread ends */
 	int stop;        /* --fail-fast tripped */
 	const char *stop_reason;
+	int deploy_failed; /* exit 3 */
 	size_t report_stage;
 	size_t running_total;
 	const struct reporter *reps[4];
@@ -265,7 +292,9 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 				iv_set(expect, "exit", iv_int(0));
 			}
 			if (expect)
-				status = expect_eval(expect, &res, why);
+				status = expect_eval(expect, &res,
+						     x->stage->suite->dir,
+						     why);
 			if (status == IT_PASS && capture)
 				status = capture_eval(capture, &res, x->caps,
 						      why);
@@ -410,9 +439,14 @@ static enum itest_status run_steps(struct exec *x, const struct steps *ss,
 
 /* ---- tests ---- */
 
-static struct ivalue *make_builtins(struct run *r, const struct test *t)
+static struct ivalue *make_builtins(struct run *r, const struct stage *s,
+				    const struct test *t)
 {
 	struct ivalue *b = iv_obj(), *run = iv_obj(), *test = iv_obj();
+	const struct ivalue *cv = s->stream->dep ? deploy_vars(s->stream->dep)
+						 : NULL;
+	for (size_t i = 0; cv && i < cv->u.obj.n; i++)
+		iv_set(b, cv->u.obj.m[i].key, iv_clone(cv->u.obj.m[i].val));
 	iv_set(run, "id", iv_str(r->run_id));
 	iv_set(run, "dir", iv_str(r->run_dir));
 	iv_set(b, "run", run);
@@ -432,7 +466,7 @@ static void base_scope(struct run *r, struct stage *s, const struct test *t,
 	scope_push(sc, caps);
 	if (t)
 		scope_push(sc, t->row);
-	scope_push(sc, s->setup_caps);
+	scope_push(sc, s->stream->setup_caps);
 	scope_push(sc, r->o->vars);
 	scope_push(sc, r->file_vars);
 	sc->suite_vars = s->suite->vars;
@@ -450,18 +484,35 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 	struct run *r = w->run;
 	const struct test *t = s->tests[idx];
 	struct rep_case *rc = &s->rep.cases[idx];
-	struct ivalue *builtins = make_builtins(r, t);
+	struct ivalue *builtins = make_builtins(r, s, t);
 	double t0 = now_ms();
-	if (s->setup_error) {
+	if (s->stream->setup_error) {
 		rc->status = IT_ERROR;
-		rc->message = xasprintf("setup failed: %s", s->setup_error);
-		rc->detail = xasprintf("setup failed: %s", s->setup_detail);
+		rc->message = xasprintf("setup failed: %s",
+					s->stream->setup_error);
+		rc->detail = xasprintf("setup failed: %s",
+				       s->stream->setup_detail);
 		goto out;
 	}
 	if (t->skip) {
 		rc->status = IT_SKIP;
 		rc->message = xstrdup(t->skip);
 		goto out;
+	}
+	if (s->stream->dep) {
+		/* a component this test covers that died errors it */
+		struct strbuf why = STRBUF_INIT;
+		if (deploy_check(s->stream->dep, t->covers, &why)) {
+			rc->status = IT_ERROR;
+			rc->detail = masked(r, why.buf);
+			const char *nl = strchr(rc->detail, '\n');
+			rc->message = nl ? xstrndup(rc->detail,
+						    (size_t)(nl - rc->detail))
+					 : xstrdup(rc->detail);
+			strbuf_release(&why);
+			goto out;
+		}
+		strbuf_release(&why);
 	}
 	if (t->skip_if) {
 		struct scope sc;
@@ -586,11 +637,11 @@ static void run_fixture(struct worker *w, struct stage *s,
 	memset(out, 0, sizeof(*out));
 	if (!ss->n)
 		return;
-	builtins = make_builtins(r, NULL);
+	builtins = make_builtins(r, s, NULL);
 	log.cap = LOG_CAP;
 	x.w = w;
 	x.stage = s;
-	x.caps = teardown ? iv_obj() : s->setup_caps;
+	x.caps = teardown ? iv_obj() : s->stream->setup_caps;
 	x.log = &log;
 	x.cancel_fd = teardown ? r->force_fd : r->cancel_fd;
 	x.run_all = teardown;
@@ -672,6 +723,97 @@ static void abandon_rest(struct stage *s, enum itest_status st,
 
 /* ---- the worker pool ---- */
 
+/* Why a stage will not run: the first failed stage of its chain. */
+static char *block_reason(struct run *r, struct stage *s)
+{
+	if (r->o->keep_going)
+		return NULL;
+	for (int k = 0; k < 2; k++) {
+		if (s->deps[k] < 0)
+			continue;
+		struct stage *d = &r->stages[s->deps[k]];
+		if (d->blocked)
+			return xstrdup(d->blocked);
+		if (d->failed)
+			return xasprintf("blocked by failure in stage %d (%s)",
+					 d->rep.number, d->ps->new_names);
+	}
+	return NULL;
+}
+
+static int deps_done(struct run *r, const struct stage *s)
+{
+	for (int k = 0; k < 2; k++)
+		if (s->deps[k] >= 0 && r->stages[s->deps[k]].state != ST_DONE)
+			return 0;
+	return 1;
+}
+
+/*
+ * Brings a stage up: its deployment moved to the stage's components, and
+ * the stream's setup on its first deployed stage.  Called unlocked.
+ */
+static void bring_up(struct worker *w, struct stage *s)
+{
+	struct run *r = w->run;
+	struct stream *sm = s->stream;
+	struct strbuf why = STRBUF_INIT;
+	if (s->suite->ncomponents && !sm->deploy_failed) {
+		struct itest_err err = ITEST_ERR_INIT;
+		if (!sm->dep) {
+			struct deploy_opts dopts = {0};
+			dopts.run_id = r->run_id;
+			dopts.run_dir = r->run_dir;
+			dopts.stream = sm->name;
+			dopts.cancel_fd = r->cancel_fd;
+			dopts.mask = r->mask;
+			dopts.cli_vars = r->o->vars;
+			dopts.file_vars = r->file_vars;
+			sm->dep = deploy_new(s->suite, &dopts, &err);
+			if (!sm->dep)
+				strbuf_addstr(&why, err.msg);
+		}
+		if (sm->dep &&
+		    deploy_apply(sm->dep, s->ps->real, s->ps->stubbed, &why) <
+			    0 &&
+		    !why.len)
+			strbuf_addstr(&why, "the deployment failed");
+		if (why.len) {
+			sm->deploy_failed = 1;
+			char *m = masked(r, why.buf);
+			fprintf(stderr, "itest: error: %s: stage %d: %s\n",
+				s->suite->name, s->rep.number, m);
+			sm->setup_error = xasprintf("deployment failed: %s", m);
+			sm->setup_detail = xstrdup(sm->setup_error);
+			free(m);
+		}
+	}
+	if (!sm->setup_done && !sm->deploy_failed) {
+		struct fixture fx;
+		sm->setup_done = 1;
+		run_fixture(w, s, &s->suite->setup, 0, &fx);
+		if (fx.failed) {
+			sm->setup_error = fx.message;
+			sm->setup_detail = fx.detail;
+			fx.message = fx.detail = NULL;
+		}
+		fixture_release(&fx);
+	}
+	strbuf_release(&why);
+}
+
+/* Ends a stream after its last stage: teardown, then the deployment.
+ * Called unlocked; returns the [teardown] failure, if any. */
+static void tear_down(struct worker *w, struct stage *s, struct fixture *fx)
+{
+	struct stream *sm = s->stream;
+	memset(fx, 0, sizeof(*fx));
+	if (sm->setup_done)
+		run_fixture(w, s, &s->suite->teardown, 1, fx);
+	deploy_free(sm->dep);
+	sm->dep = NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -683,29 +825,28 @@ static void *worker_main(void *arg)
 			struct stage *s = &r->stages[i];
 			if (s->state != ST_DONE)
 				all_done = 0;
-			if (s->state == ST_PENDING) {
+			if (s->state == ST_PENDING && deps_done(r, s)) {
+				progressed = 1;
+				s->t0 = now_ms();
+				s->rep.start_wall_ms = wall_ms();
+				s->blocked = block_reason(r, s);
 				if (atomic_load(&r->interrupted)) {
 					abandon_rest(s, IT_ERROR,
 						     "not run: interrupted");
-					s->state = ST_DONE;
-					progressed = 1;
-					continue;
+				} else if (s->blocked) {
+					abandon_rest(s, IT_SKIP, s->blocked);
+				} else if (!s->ntests) {
+					/* a stage with no selected test is
+					 * not deployed */
+				} else {
+					s->state = ST_DEPLOYING;
+					pthread_mutex_unlock(&r->mu);
+					bring_up(w, s);
+					pthread_mutex_lock(&r->mu);
+					if (s->stream->deploy_failed)
+						r->deploy_failed = 1;
 				}
-				s->state = ST_SETUP;
-				s->t0 = now_ms();
-				s->rep.start_wall_ms = wall_ms();
-				pthread_mutex_unlock(&r->mu);
-				struct fixture fx;
-				run_fixture(w, s, &s->suite->setup, 0, &fx);
-				pthread_mutex_lock(&r->mu);
-				if (fx.failed) {
-					s->setup_error = fx.message;
-					s->setup_detail = fx.detail;
-					fx.message = fx.detail = NULL;
-				}
-				fixture_release(&fx);
 				s->state = ST_RUNNING;
-				progressed = 1;
 			} else if (s->state == ST_RUNNING) {
 				if (atomic_load(&r->interrupted))
 					abandon_rest(s, IT_ERROR,
@@ -726,6 +867,8 @@ static void *worker_main(void *arg)
 					s->done[idx] = 1;
 					enum itest_status st =
 						s->rep.cases[idx].status;
+					if (st == IT_FAIL || st == IT_ERROR)
+						s->failed = 1;
 					if (r->o->fail_fast && !r->stop &&
 					    (st == IT_FAIL || st == IT_ERROR)) {
 						r->stop = 1;
@@ -737,10 +880,17 @@ static void *worker_main(void *arg)
 					progressed = 1;
 				} else if (!s->running) {
 					s->state = ST_TEARDOWN;
-					pthread_mutex_unlock(&r->mu);
+					progressed = 1;
+					if (--s->stream->remaining) {
+						s->rep.time_s =
+							(now_ms() - s->t0) / 1e3;
+						s->state = ST_DONE;
+						report_ready(r);
+						continue;
+					}
 					struct fixture fx;
-					run_fixture(w, s, &s->suite->teardown, 1,
-						    &fx);
+					pthread_mutex_unlock(&r->mu);
+					tear_down(w, s, &fx);
 					pthread_mutex_lock(&r->mu);
 					if (fx.failed) {
 						/* a failing teardown is a case
@@ -767,7 +917,6 @@ static void *worker_main(void *arg)
 					s->rep.time_s = (now_ms() - s->t0) / 1e3;
 					s->state = ST_DONE;
 					report_ready(r);
-					progressed = 1;
 				}
 			}
 		}
@@ -854,10 +1003,43 @@ static int load_rerun_list(struct run *r, char ***ids, size_t *n)
 	return 0;
 }
 
-static int selected(const struct itest_opts *o, const struct test *t,
-		    pcre2_code *re, pcre2_match_data *md, char **rerun,
-		    size_t nrerun)
+/* --affected C: the test covers C or a component that needs it,
+ * transitively. */
+static int affected(const struct itest_opts *o, const struct suite *su,
+		    const struct test *t)
 {
+	size_t n = su->ncomponents;
+	int changed = 1, hit_any = 0;
+	if (!o->naffected)
+		return 1;
+	unsigned char *hit = xcalloc(n + 1, 1);
+	for (size_t i = 0; i < o->naffected; i++) {
+		int c = component_find(su, o->affected[i],
+				       strlen(o->affected[i]));
+		if (c >= 0)
+			hit[c] = 1;
+	}
+	while (changed) {
+		changed = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; !hit[i] &&
+					   k < su->components[i].nneeds;
+			     k++)
+				if (hit[su->components[i].needs[k]])
+					hit[i] = changed = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		hit_any |= hit[i] && t->covers[i];
+	free(hit);
+	return hit_any;
+}
+
+static int selected(const struct itest_opts *o, const struct suite *su,
+		    const struct test *t, pcre2_code *re,
+		    pcre2_match_data *md, char **rerun, size_t nrerun)
+{
+	if (!affected(o, su, t))
+		return 0;
 	if (re && pcre2_match(re, (PCRE2_SPTR)t->id, strlen(t->id), 0, 0, md,
 			      NULL) < 0)
 		return 0;
@@ -997,44 +1179,99 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	if (o->rerun_failed)
 		load_rerun_list(r, &rerun, &nrerun);
 
-	/* one big-bang stage per suite, holding its selected tests */
-	r->stages = xcalloc(n ? n : 1, sizeof(*r->stages));
+	/* the plan of each suite, for its selected tests; its streams and
+	 * stages */
+	r->plans = xcalloc(n + 1, sizeof(*r->plans));
 	for (size_t i = 0; i < n; i++) {
 		struct suite *su = suites[i];
-		struct stage *s = &r->stages[r->nstages];
-		s->tests = xcalloc(su->ntests + 1, sizeof(*s->tests));
-		for (size_t k = 0; k < su->ntests; k++)
-			if (selected(o, &su->tests[k], re, md, rerun, nrerun))
-				s->tests[s->ntests++] = &su->tests[k];
-		if (!s->ntests) {
-			free(s->tests);
-			memset(s, 0, sizeof(*s));
-			continue;
+		unsigned char *sel = xcalloc(su->ntests + 1, 1);
+		size_t nsel = 0;
+		for (size_t k = 0; k < su->ntests; k++) {
+			sel[k] = selected(o, su, &su->tests[k], re, md, rerun,
+					  nrerun);
+			nsel += sel[k];
 		}
-		s->suite = su;
-		s->rep.suite = su->name;
-		s->rep.file = su->path;
-		s->rep.number = 1;
-		s->rep.nstages = 1;
-		s->rep.strategy = o->strategy ? o->strategy : su->strategy;
-		s->rep.stream = "main";
-		s->rep.layer = -1;
-		s->rep.real = "";
-		s->rep.stubbed = "";
-		/* one spare case for a failing teardown */
-		s->rep.cases = xcalloc(s->ntests + 1, sizeof(*s->rep.cases));
-		s->done = xcalloc(s->ntests + 1, 1);
-		s->setup_caps = iv_obj();
-		for (size_t k = 0; k < s->ntests; k++) {
-			struct rep_case *c = &s->rep.cases[k];
-			c->classname = su->name;
-			c->name = s->tests[k]->name;
-			c->file = su->path;
-			c->line = s->tests[k]->node->loc.line;
+		struct itest_err err = ITEST_ERR_INIT;
+		int rc = nsel ? plan_build(su, su->strategy, sel,
+					   &r->plans[r->nplans], &err)
+			      : 1;
+		free(sel);
+		if (rc < 0) {
+			err_print(&err);
+			goto out;
 		}
-		s->rep.ncases = s->ntests;
-		total += s->ntests;
-		r->nstages++;
+		if (rc == 0)
+			r->nplans++;
+	}
+	for (size_t i = 0; i < r->nplans; i++) {
+		r->nstages += r->plans[i].n;
+		r->nstreams += 2;
+	}
+	r->stages = xcalloc(r->nstages + 1, sizeof(*r->stages));
+	r->streams = xcalloc(r->nstreams + 1, sizeof(*r->streams));
+	r->nstages = r->nstreams = 0;
+	for (size_t i = 0; i < r->nplans; i++) {
+		const struct plan *p = &r->plans[i];
+		struct suite *su = (struct suite *)p->suite;
+		size_t first = r->nstages;
+		for (size_t k = 0; k < p->n; k++) {
+			const struct pstage *ps = &p->stages[k];
+			struct stage *s = &r->stages[r->nstages++];
+			struct stream *sm = NULL;
+			for (size_t q = 0; q < r->nstreams; q++)
+				if (r->streams[q].suite == su &&
+				    !strcmp(r->streams[q].name, ps->stream))
+					sm = &r->streams[q];
+			if (!sm) {
+				sm = &r->streams[r->nstreams++];
+				sm->suite = su;
+				sm->name = ps->stream;
+				sm->setup_caps = iv_obj();
+			}
+			sm->remaining++;
+			s->suite = su;
+			s->stream = sm;
+			s->ps = ps;
+			for (int d = 0; d < 2; d++)
+				s->deps[d] = ps->deps[d] < 0
+						     ? -1
+						     : (int)first + ps->deps[d];
+			s->tests = xcalloc(ps->ntests + 1, sizeof(*s->tests));
+			for (size_t t = 0; t < ps->ntests; t++)
+				s->tests[s->ntests++] = &su->tests[ps->tests[t]];
+			s->rep.suite = su->name;
+			s->rep.file = su->path;
+			s->rep.number = ps->number;
+			s->rep.nstages = (int)p->n;
+			s->rep.strategy = p->strategy;
+			s->rep.stream = ps->stream;
+			s->rep.layer = ps->layer;
+			s->rep.real = su->ncomponents ? ps->real_names : "";
+			s->rep.stubbed = su->ncomponents ? ps->stubbed_names
+							 : "";
+			/* one spare case for a failing teardown */
+			s->rep.cases =
+				xcalloc(s->ntests + 1, sizeof(*s->rep.cases));
+			s->done = xcalloc(s->ntests + 1, 1);
+			for (size_t t = 0; t < s->ntests; t++) {
+				struct rep_case *c = &s->rep.cases[t];
+				c->classname = su->name;
+				c->name = s->tests[t]->name;
+				c->file = su->path;
+				c->line = s->tests[t]->node->loc.line;
+			}
+			s->rep.ncases = s->ntests;
+			total += s->ntests;
+		}
+	}
+	if (o->plan) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < r->nplans; i++)
+			plan_format(&r->plans[i], &sb);
+		fputs(sb.buf, stdout);
+		strbuf_release(&sb);
+		ret = EXIT_PASS;
+		goto out;
 	}
 	if (o->list) {
 		for (size_t i = 0; i < r->nstages; i++)
@@ -1044,8 +1281,10 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		goto out;
 	}
 	if (!total) {
-		if (o->rerun_failed) {
-			printf("no test failed in the last run\n");
+		if (o->rerun_failed || o->naffected) {
+			printf("%s\n", o->rerun_failed
+					       ? "no test failed in the last run"
+					       : "no test is affected");
 			ret = EXIT_PASS;
 		} else {
 			fprintf(stderr, "itest: error: no test selected\n");
@@ -1054,7 +1293,15 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	}
 
 	r->run_id = o->run_id ? xstrdup(o->run_id) : make_run_id();
-	r->run_dir = xasprintf("%s/%s", o->out, r->run_id);
+	if (o->out[0] == '/') {
+		r->run_dir = xasprintf("%s/%s", o->out, r->run_id);
+	} else {
+		/* absolute: steps and components run in other folders */
+		char *cwd = getcwd(NULL, 0);
+		r->run_dir = xasprintf("%s/%s/%s", cwd ? cwd : ".", o->out,
+				       r->run_id);
+		free(cwd);
+	}
 	if (mkdir_p(o->out, 0755) < 0 || mkdir(r->run_dir, 0700) < 0) {
 		fprintf(stderr, "itest: error: cannot create the run folder "
 				"'%s': %s\n",
@@ -1122,12 +1369,13 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	r->rep.run_dir = r->run_dir;
 	r->rep.time_s = (now_ms() - r->t0) / 1e3;
 	r->rep.interrupted = atomic_load(&r->interrupted);
-	r->rep.stages = xcalloc(r->nstages, sizeof(*r->rep.stages));
+	r->rep.stages = xcalloc(r->nstages + 1, sizeof(*r->rep.stages));
 	for (size_t i = 0; i < r->nstages; i++) {
-		r->rep.stages[i] = r->stages[i].rep;
+		if (!r->stages[i].rep.ncases)
+			continue; /* not deployed: no test selected */
+		r->rep.stages[r->rep.nstages++] = r->stages[i].rep;
 		rep_count_stage(&r->stages[i].rep, &r->rep.counts);
 	}
-	r->rep.nstages = r->nstages;
 	pthread_mutex_lock(&r->mu);
 	report_ready(r);
 	for (size_t k = 0; k < r->nreps; k++)
@@ -1146,6 +1394,8 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	write_last_failed(r);
 	if (r->rep.counts.failed || r->rep.counts.errors)
 		ret = EXIT_TESTFAIL;
+	if (r->deploy_failed)
+		ret = EXIT_DEPLOY;
 	if (atomic_load(&r->interrupted)) {
 		ret = EXIT_INTERRUPTED;
 		*signo = atomic_load(&r->signo);
@@ -1175,11 +1425,20 @@ out:
 		free(s->rep.cases);
 		free(s->tests);
 		free(s->done);
-		free(s->setup_error);
-		free(s->setup_detail);
-		iv_free(s->setup_caps);
+		free(s->blocked);
 	}
 	free(r->stages);
+	for (size_t i = 0; i < r->nstreams; i++) {
+		struct stream *sm = &r->streams[i];
+		deploy_free(sm->dep);
+		free(sm->setup_error);
+		free(sm->setup_detail);
+		iv_free(sm->setup_caps);
+	}
+	free(r->streams);
+	for (size_t i = 0; i < r->nplans; i++)
+		plan_release(&r->plans[i]);
+	free(r->plans);
 	free(r->rep.stages);
 	for (size_t i = 0; i < nrerun; i++)
 		free(rerun[i]);

@@ -2,12 +2,14 @@
  * Starting child processes: posix_spawn into a new process group, stdin
  * fed from memory, stdout and stderr captured into capped buffers, and a
  * poll() loop over a pidfd, the pipes and a cancel fd that enforces the
- * timeout.  A timed-out or cancelled command's whole group is killed and
- * waited for; after a normal exit the group is left alone (a command may
- * legitimately start a daemon).  No globals and no SIGCHLD handler, so any
- * number of threads may call spawn_run() at once; the process must not
- * set SIGCHLD to SIG_IGN (children would be reaped behind our back) and
- * must not change its environment once threads run.
+ * timeout.  Background processes (spawn_start) write to a log file
+ * instead and are watched through their pidfd until they are stopped.  A
+ * timed-out or cancelled command's whole group is killed and waited for; after
+ * a normal exit the group is left alone (a command may legitimately start a
+ * daemon).  No globals and no SIGCHLD handler, so any number of threads may
+ * call spawn_run() at once; the process must not set SIGCHLD to SIG_IGN
+ * (children would be reaped behind our back) and must not change its
+ * environment once threads run.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -209,9 +211,12 @@ static int spawn_error(int e, const struct spawn_opts *o, const char *name,
 }
 
 /*
- * Starts the child.  On success fills c->pid and the parent pipe ends.
+ * Starts the child.  With `log_fd` < 0 its stdout and stderr go to pipes
+ * (and stdin comes from o->stdin_data); on success fills c->pid and the
+ * parent pipe ends.  With `log_fd` >= 3 both go to that file and stdin is
+ * /dev/null; only c->pid is filled.
  */
-static int start_child(const struct spawn_opts *o, struct child *c,
+static int start_child(const struct spawn_opts *o, struct child *c, int log_fd,
 		       struct itest_err *err)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
@@ -223,8 +228,10 @@ static int start_child(const struct spawn_opts *o, struct child *c,
 	int fa_ok = 0, attr_ok = 0;
 	const char *name = o->argv[0];
 
-	if ((o->stdin_data && make_pipe(in) < 0) || make_pipe(out) < 0 ||
-	    make_pipe(errp) < 0) {
+	int piped = log_fd < 0, feed_in = piped && o->stdin_data;
+
+	if ((feed_in && make_pipe(in) < 0) ||
+	    (piped && (make_pipe(out) < 0 || make_pipe(errp) < 0))) {
 		err_set(err, NULL, "cannot run '%s': pipe: %s", name,
 			strerror(errno));
 		goto out;
@@ -232,15 +239,17 @@ static int start_child(const struct spawn_opts *o, struct child *c,
 	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
 		goto fail_errno;
 	fa_ok = 1;
-	if (o->stdin_data)
+	if (feed_in)
 		e = posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	else
 		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
 						     O_RDONLY, 0);
 	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+		e = posix_spawn_file_actions_adddup2(
+			&fa, piped ? out[1] : log_fd, 1);
 	if (!e)
-		e = posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+		e = posix_spawn_file_actions_adddup2(
+			&fa, piped ? errp[1] : log_fd, 2);
 	if (!e && o->cwd)
 		e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
 	if (!e)
@@ -557,21 +566,21 @@ static int group_alive(pid_t pgid)
  * subreaper).  The leader is already reaped; the group id stays pinned
  * while any member, even a zombie, exists.
  */
-static void wait_group_gone(struct child *c)
+static void wait_group_gone(pid_t pgid)
 {
 	double give_up = now_ms() + SPAWN_GROUP_WAIT_MS;
 	int alive;
 	do {
-		while (waitpid(-c->pid, NULL, WNOHANG) > 0)
+		while (waitpid(-pgid, NULL, WNOHANG) > 0)
 			;
-		alive = group_alive(c->pid);
+		alive = group_alive(pgid);
 		if (alive) {
 			struct timespec ts = {0, 2000000};
 			nanosleep(&ts, NULL);
 		}
 	} while (alive && now_ms() < give_up);
 	/* those that died since the last pass and are ours */
-	while (waitpid(-c->pid, NULL, WNOHANG) > 0)
+	while (waitpid(-pgid, NULL, WNOHANG) > 0)
 		;
 }
 
@@ -609,7 +618,7 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *r,
 	}
 
 	double start = now_ms();
-	int ret = start_child(o, &c, err);
+	int ret = start_child(o, &c, -1, err);
 	if (ret < 0)
 		goto out;
 	c.pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0); /* close-on-exec */
@@ -628,7 +637,7 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *r,
 		kill_group(&c, SIGKILL);
 	reap(&c, r);
 	if (c.killing)
-		wait_group_gone(&c);
+		wait_group_gone(c.pid);
 	close_fd(&c.pidfd);
 	r->elapsed_ms = now_ms() - start;
 out:
@@ -642,4 +651,203 @@ out:
 		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	}
 	return ret;
+}
+
+/* ---- background processes ---- */
+
+struct spawn_proc {
+	pid_t pid;  /* the leader; also the group id */
+	int pidfd;  /* -1 when pidfd_open is unavailable */
+	int dead;   /* the leader has exited; `status` is set */
+	int status; /* its wait status, -1 when unknown */
+	int stopping;
+	int stopped; /* reaped: the group id is no longer ours */
+	double stop_deadline;
+};
+
+/* A wait(2) status from the siginfo of waitid(). */
+static int wait_status(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_KILLED:
+		return si->si_status & 0x7f;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	}
+	return -1;
+}
+
+/* Notes whether the leader has exited, without reaping it.  `flags`:
+ * WNOHANG to look, 0 to wait. */
+static void look(struct spawn_proc *p, int flags)
+{
+	siginfo_t si;
+	int rc;
+	if (p->dead)
+		return;
+	memset(&si, 0, sizeof(si));
+	do
+		rc = waitid(P_PID, (id_t)p->pid, &si,
+			    WEXITED | WNOWAIT | flags);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		/* ECHILD: reaped by someone else (SIGCHLD ignored) */
+		p->dead = 1;
+		p->status = -1;
+	} else if (si.si_pid == p->pid) {
+		p->dead = 1;
+		p->status = wait_status(&si);
+	}
+}
+
+int spawn_start(const struct spawn_opts *o, const char *log_path,
+		struct spawn_proc **out, struct itest_err *err)
+{
+	struct child c = {0};
+	*out = NULL;
+	if (!o->argv || !o->argv[0])
+		return err_set(err, NULL, "cannot run an empty command");
+	int fd =
+		open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && fd < 3) {
+		/* see make_pipe(): keep 0, 1, 2 free for the dup2()s */
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = hi;
+	}
+	if (fd < 0)
+		return err_set(err, NULL, "cannot open '%s': %s", log_path,
+			       strerror(errno));
+	int rc = start_child(o, &c, fd, err);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	struct spawn_proc *p = xcalloc(1, sizeof(*p));
+	p->pid = c.pid;
+	p->pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0); /* close-on-exec */
+	*out = p;
+	return 0;
+}
+
+pid_t spawn_pid(const struct spawn_proc *p)
+{
+	return p->pid;
+}
+
+int spawn_fd(const struct spawn_proc *p)
+{
+	return p->pidfd;
+}
+
+int spawn_alive(struct spawn_proc *p, int *status)
+{
+	look(p, WNOHANG);
+	if (status)
+		*status = p->dead ? p->status : 0;
+	return !p->dead;
+}
+
+int spawn_group_alive(struct spawn_proc *p)
+{
+	look(p, WNOHANG);
+	if (p->stopped || (p->dead && p->status < 0))
+		return 0; /* the group id may belong to strangers */
+	return !p->dead || group_alive(p->pid);
+}
+
+void spawn_status_text(struct strbuf *out, int status)
+{
+	if (status < 0) {
+		strbuf_addstr(out, "ended (its exit status is unknown)");
+	} else if (WIFEXITED(status)) {
+		strbuf_addf(out, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		const char *name = sigabbrev_np(WTERMSIG(status));
+		if (name)
+			strbuf_addf(out, "was killed by SIG%s", name);
+		else
+			strbuf_addf(out, "was killed by signal %d",
+				    WTERMSIG(status));
+	} else {
+		strbuf_addf(out, "ended with wait status %d", status);
+	}
+}
+
+void spawn_stop_begin(struct spawn_proc *p, int sig, int64_t grace_ms)
+{
+	if (p->stopping)
+		return;
+	p->stopping = 1;
+	look(p, WNOHANG);
+	/* the leader, alive or a zombie, pins the group id (unless someone
+	 * else reaped it: then the id may belong to strangers by now) */
+	if (p->status >= 0 || !p->dead)
+		kill(-p->pid, sig);
+	p->stop_deadline = now_ms() + (sig == SIGKILL ? 0 : (double)grace_ms);
+}
+
+/* Sleeps until the leader exits or `ms` pass. */
+static void wait_exit(struct spawn_proc *p, double ms)
+{
+	int t = ms > 1e9 ? 1000000000 : (int)ms + 1;
+	if (p->pidfd >= 0) {
+		struct pollfd pf = {p->pidfd, POLLIN, 0};
+		poll(&pf, 1, t);
+		return;
+	}
+	struct timespec ts = {0, 5000000};
+	if (t < 5)
+		ts.tv_nsec = (long)t * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+void spawn_stop_end(struct spawn_proc *p)
+{
+	if (p->stopped)
+		return;
+	if (!p->stopping)
+		spawn_stop_begin(p, SIGKILL, 0);
+	/* the grace: until the whole group is gone, or the deadline */
+	for (;;) {
+		look(p, WNOHANG);
+		double left = p->stop_deadline - now_ms();
+		if (left <= 0)
+			break;
+		if (!p->dead) {
+			wait_exit(p, left);
+			continue;
+		}
+		if (p->status < 0 || !group_alive(p->pid))
+			break;
+		struct timespec ts = {0, left < 10 ? (long)left * 1000000L
+						   : 10000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (p->status >= 0 || !p->dead) {
+		kill(-p->pid, SIGKILL);
+		look(p, 0);
+		/* reaps the leader and the members that are our children */
+		wait_group_gone(p->pid);
+		while (waitpid(p->pid, NULL, WNOHANG) < 0 && errno == EINTR)
+			;
+	}
+	p->stopped = 1;
+	close_fd(&p->pidfd);
+}
+
+void spawn_stop(struct spawn_proc *p, int sig, int64_t grace_ms)
+{
+	spawn_stop_begin(p, sig, grace_ms);
+	spawn_stop_end(p);
+}
+
+void spawn_proc_free(struct spawn_proc *p)
+{
+	if (!p)
+		return;
+	spawn_stop_end(p);
+	close_fd(&p->pidfd);
+	free(p);
 }

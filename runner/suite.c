@@ -47,8 +47,7 @@ static const struct itest_keyspec include_keys[] = {
 
 /* Keys of SPEC 2 that later parts of itest implement. */
 static const char *const not_yet[] = {
-	"components", "hosts", "browser", "lock", "isolation", "drivers",
-	"target-layer", NULL,
+	"hosts", "browser", "lock", "isolation", "drivers", NULL,
 };
 
 static const struct itest_keyspec test_keys[] = {
@@ -92,7 +91,7 @@ static const char *const step_common[] = {
 
 /* Drivers that SPEC 6 names and later parts of itest bring. */
 static const char *const future_drivers[] = {
-	"http", "browser", "ssh", "stub", NULL,
+	"browser", "ssh", "stub", NULL,
 };
 
 static const char *const reserved_names[] = {
@@ -219,7 +218,22 @@ struct build {
 	struct loader *ld;
 	struct suite *s;
 	struct itest_err *err;
+	/* `components` maps of the includes, then the suite's own */
+	const struct ivalue **cmaps;
+	char **cdirs;
+	size_t ncmaps;
 };
+
+static void add_component_map(struct build *b, const struct ivalue *map,
+			      const char *dir)
+{
+	if (!map)
+		return;
+	b->cmaps = xrealloc(b->cmaps, (b->ncmaps + 1) * sizeof(*b->cmaps));
+	b->cdirs = xrealloc(b->cdirs, (b->ncmaps + 1) * sizeof(*b->cdirs));
+	b->cmaps[b->ncmaps] = map;
+	b->cdirs[b->ncmaps++] = xstrdup(dir);
+}
 
 static const struct block *find_block(const struct suite *s, const char *name)
 {
@@ -391,7 +405,8 @@ static int parse_step(struct build *b, const struct ivalue *node,
 	if ((v = iv_get(node, "expect"))) {
 		if (v->type != IV_OBJ)
 			return err_set(err, &v->loc, "'expect' must be a map");
-		if (expect_check_spec(v, st->drv->parts, err) < 0)
+		if (expect_check_spec_at(v, st->drv->parts, b->s->dir,
+					 &b->ld->srcs, err) < 0)
 			return -1;
 		st->expect = v;
 	}
@@ -818,6 +833,8 @@ static int load_include(struct build *b, const struct ivalue *ref,
 		ret = merge_vars(b, iv_get(doc, "vars"), idir);
 	if (!ret)
 		ret = add_blocks(b, iv_get(doc, "blocks"));
+	if (!ret)
+		add_component_map(b, iv_get(doc, "components"), idir);
 	free(idir);
 out:
 	free(real);
@@ -1009,17 +1026,121 @@ static int add_tests(struct build *b, const struct ivalue *list)
 				}
 			}
 			const struct ivalue *cov = iv_get(t, "covers");
-			if (cov && cov->u.arr.n)
-				return err_set(err, &cov->u.arr.v[0]->loc,
-					       "'covers' names component '%s', "
-					       "but this suite has no "
-					       "components",
-					       iv_strval(cov->u.arr.v[0])
-						       ? cov->u.arr.v[0]->u.str.s
-						       : "?");
+			tc->covers = xcalloc(s->ncomponents + 1, 1);
+			tc->covers_explicit = cov != NULL;
+			for (size_t k = 0; cov && k < cov->u.arr.n; k++) {
+				const struct ivalue *e = cov->u.arr.v[k];
+				int c = iv_strval(e) ? component_find(
+							       s, e->u.str.s,
+							       e->u.str.len)
+						     : -1;
+				if (c < 0)
+					return err_set(err, &e->loc,
+						       "'covers' names no "
+						       "component: '%s'",
+						       iv_strval(e) ? e->u.str.s
+								    : "?");
+				tc->covers[c] = 1;
+			}
 		}
 	}
 	return 0;
+}
+
+/* ---- what a test covers ---- */
+
+struct coverage {
+	const struct suite *s;
+	unsigned char *covers;   /* per component */
+	unsigned char *var_seen; /* per suite var */
+	struct itest_err *err;
+};
+
+static int cover_value(struct coverage *cv, const struct ivalue *v);
+
+static int cover_ref(void *data, const char *root, size_t rootlen,
+		     const char *name, size_t namelen, int has_default,
+		     size_t offset)
+{
+	struct coverage *cv = data;
+	const struct ivalue *vars = cv->s->vars;
+	(void)name, (void)namelen, (void)has_default, (void)offset;
+	int c = component_find(cv->s, root, rootlen);
+	if (c >= 0) {
+		cv->covers[c] = 1;
+		return 0;
+	}
+	/* through suite vars, transitively */
+	for (size_t i = 0; i < vars->u.obj.n; i++) {
+		const struct imember *m = &vars->u.obj.m[i];
+		if (m->klen != rootlen || memcmp(m->key, root, rootlen) ||
+		    cv->var_seen[i])
+			continue;
+		cv->var_seen[i] = 1;
+		return cover_value(cv, m->val);
+	}
+	return 0;
+}
+
+static int cover_value(struct coverage *cv, const struct ivalue *v)
+{
+	if (!v)
+		return 0;
+	if (v->type == IV_STR)
+		return tpl_refs(v, cover_ref, cv, cv->err) < 0 ? -1 : 0;
+	if (v->type == IV_ARR)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			if (cover_value(cv, v->u.arr.v[i]) < 0)
+				return -1;
+	if (v->type == IV_OBJ)
+		for (size_t i = 0; i < v->u.obj.n; i++)
+			if (cover_value(cv, v->u.obj.m[i].val) < 0)
+				return -1;
+	return 0;
+}
+
+static int cover_steps(struct coverage *cv, const struct steps *ss, int depth)
+{
+	for (size_t i = 0; i < ss->n && depth < 32; i++) {
+		const struct step *st = &ss->v[i];
+		if (st->use) {
+			if (cover_value(cv, st->with) < 0 ||
+			    cover_steps(cv, &st->use->steps, depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		if (cover_value(cv, st->arg) < 0 ||
+		    cover_value(cv, st->expect) < 0 ||
+		    cover_value(cv, st->capture) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* `covers` defaults to the components whose ${C.*} a test uses: in its
+ * steps, its blocks, its row and the suite vars they use.  Components
+ * that are always stubs never move a test, so they are left out. */
+static int derive_covers(struct build *b)
+{
+	struct suite *s = b->s;
+	struct coverage cv = {s, NULL, NULL, b->err};
+	cv.var_seen = xcalloc(s->vars->u.obj.n + 1, 1);
+	int ret = 0;
+	for (size_t i = 0; i < s->ntests && !ret; i++) {
+		struct test *t = &s->tests[i];
+		if (t->covers_explicit)
+			continue;
+		memset(cv.var_seen, 0, s->vars->u.obj.n + 1);
+		cv.covers = t->covers;
+		ret = cover_steps(&cv, t->steps, 0);
+		if (!ret)
+			ret = cover_value(&cv, t->row);
+		for (size_t c = 0; c < s->ncomponents; c++)
+			if (s->components[c].always_stub)
+				t->covers[c] = 0;
+	}
+	free(cv.var_seen);
+	return ret;
 }
 
 /* ---- the whole suite ---- */
@@ -1048,8 +1169,13 @@ void suite_free(struct suite *s)
 		free(s->tests[i].name);
 		free(s->tests[i].id);
 		free(s->tests[i].tags);
+		free(s->tests[i].covers);
 		iv_free(s->tests[i].row);
 	}
+	components_free(s);
+	for (size_t i = 0; i < s->ncdirs; i++)
+		free(s->cdirs[i]);
+	free(s->cdirs);
 	/* test step lists are shared by the rows of one test definition:
 	 * free each once */
 	for (size_t i = 0; i < s->ntests; i++) {
@@ -1191,6 +1317,8 @@ static int check_all_refs(struct build *b)
 	names_add_keys(&base, b->ld->file_vars);
 	names_add(&base, "run");
 	names_add(&base, "test");
+	for (size_t i = 0; i < s->ncomponents; i++)
+		names_add(&base, s->components[i].name);
 	/* suite vars may use each other and the built-ins, in no circle */
 	if (check_refs(s->vars, &base, b->err) < 0 || check_var_cycles(b) < 0)
 		goto out;
@@ -1238,11 +1366,19 @@ out:
 	return ret;
 }
 
+static void build_release(struct build *b)
+{
+	/* the folders live on in the suite: components point at them */
+	b->s->cdirs = b->cdirs;
+	b->s->ncdirs = b->ncmaps;
+	free(b->cmaps);
+}
+
 int suite_load(struct loader *ld, const char *path, struct suite **out,
 	       struct itest_err *err)
 {
 	struct suite *s = xcalloc(1, sizeof(*s));
-	struct build b = {ld, s, err};
+	struct build b = {ld, s, err, NULL, NULL, 0};
 	const struct ivalue *v;
 	*out = NULL;
 	s->path = xstrdup(path);
@@ -1300,6 +1436,19 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 		goto fail;
 	if (merge_vars(&b, iv_get(s->doc, "vars"), s->dir) < 0)
 		goto fail;
+	add_component_map(&b, iv_get(s->doc, "components"), s->dir);
+	if (components_load(s, b.cmaps, (const char *const *)b.cdirs, b.ncmaps,
+			    &ld->srcs, err) < 0)
+		goto fail;
+	s->target_layer = -1;
+	if ((v = iv_get(s->doc, "target-layer"))) {
+		if (!v->u.num.is_int || v->u.num.i < 1 || v->u.num.i > 1000) {
+			err_set(err, &v->loc,
+				"'target-layer' is a layer number from 1");
+			goto fail;
+		}
+		s->target_layer = (int)v->u.num.i;
+	}
 	if (add_blocks(&b, iv_get(s->doc, "blocks")) < 0)
 		goto fail;
 	for (size_t i = 0; i < s->nblocks; i++)
@@ -1311,11 +1460,13 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 		goto fail;
 	if (add_tests(&b, iv_get(s->doc, "tests")) < 0)
 		goto fail;
-	if (check_all_refs(&b) < 0)
+	if (check_all_refs(&b) < 0 || derive_covers(&b) < 0)
 		goto fail;
 	*out = s;
+	build_release(&b);
 	return 0;
 fail:
+	build_release(&b);
 	suite_free(s);
 	return -1;
 }

@@ -10,6 +10,7 @@
 #ifndef ITEST_SUITE_H
 #define ITEST_SUITE_H
 
+#include "component.h"
 #include "driver.h"
 #include "mask.h"
 #include "yaml.h"
@@ -59,6 +60,8 @@ struct test {
 	const struct ivalue *skip_if;
 	int64_t timeout_ms;
 	int retries;
+	unsigned char *covers; /* per component: 1 if the test covers it */
+	int covers_explicit;   /* `covers:` given, not derived */
 };
 
 struct suite {
@@ -77,6 +80,11 @@ struct suite {
 	size_t nblocks;
 	struct test *tests;
 	size_t ntests;
+	struct component *components;
+	size_t ncomponents;
+	char **cdirs; /* folders of the files defining components (owned) */
+	size_t ncdirs;
+	int target_layer; /* sandwich; -1: the default */
 };
 
 struct loader {

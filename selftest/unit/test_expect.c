@@ -4,8 +4,10 @@
  * lists, trailing newlines, predicate maps against literal maps, `eq`
  * escaping, missing against null, exact 64-bit numbers), durations,
  * subset matching with distinct array elements, JSONPath singular and
- * list queries, repeated headers, every kind of capture, and the
- * load-time errors with their line and column.
+ * list queries, repeated headers, every kind of capture, JSON Schema
+ * (files and inline) and XPath (HTML, XML, namespaces) expectations and
+ * captures on hand-built results, and the load-time errors with their
+ * line and column.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +15,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "expect.h"
 #include "yaml.h"
 
 static const char *const shell_parts[] = {"exit", "stdout",   "stderr",
 					  "json", "duration", NULL};
-static const char *const http_parts[] = {"status",   "headers", "body", "json",
-					 "duration", "cookies", NULL};
+static const char *const http_parts[] = {
+	"status",   "headers", "body",	"json",
+	"duration", "cookies", "xpath", NULL,
+};
 
 static struct ivalue *J(const char *text)
 {
@@ -170,14 +176,14 @@ static void test_regex_errors(void **state)
 	iv_set(res.parts, "exit", iv_int(1));
 	struct ivalue *e = J("{\"stdout\": \"~^(a+)+$\", \"exit\": 0}");
 	strbuf_reset(&why);
-	assert_int_equal(expect_eval(e, &res, &why), IT_ERROR);
+	assert_int_equal(expect_eval(e, &res, NULL, &why), IT_ERROR);
 	assert_string_equal(why.buf,
 			    "stdout: regex ~^(a+)+$ exceeded its match limit\n"
 			    "exit: expected 0, got 1\n");
 	iv_free(e);
 	e = J("{\"stdout\": {\"matches\": \"(\"}}");
 	strbuf_reset(&why);
-	assert_int_equal(expect_eval(e, &res, &why), IT_ERROR);
+	assert_int_equal(expect_eval(e, &res, NULL, &why), IT_ERROR);
 	assert_string_equal(why.buf, "stdout: invalid regex '(': missing "
 				     "closing parenthesis at offset 1\n");
 	iv_free(e);
@@ -501,7 +507,7 @@ static void eval(struct itest_result *res, const char *expect,
 {
 	struct ivalue *e = J(expect);
 	struct strbuf why = STRBUF_INIT;
-	enum itest_status got = expect_eval(e, res, &why);
+	enum itest_status got = expect_eval(e, res, NULL, &why);
 	if (got != want)
 		fail_msg("%s: got %s (%s), wanted %s", expect, status_name(got),
 			 why.buf, status_name(want));
@@ -536,8 +542,9 @@ static void test_expect_parts(void **state)
 	eval(&res, "{\"json\": {\"$.id\": 1}}", IT_FAIL,
 	     "json: stdout is not JSON (line 1, column 1: invalid JSON: ...");
 	eval(&res, "{}", IT_PASS, "");
-	eval(&res, "{\"xpath\": {\"//h1\": \"x\"}}", IT_ERROR,
-	     "xpath: 'xpath' expectations are not supported yet\n");
+	/* xpath reads the body, which a shell result does not have */
+	eval(&res, "{\"xpath\": {\"//h1\": \"x\"}}", IT_FAIL,
+	     "xpath: the result has no body\n");
 	result_release(&res);
 }
 
@@ -592,7 +599,7 @@ static void test_expect_json_bad_path_message(void **state)
 	(void)state;
 	shell_result(&res, 0, "{}");
 	struct ivalue *e = J("{\"json\": {\"$.a[\": 1}}");
-	assert_int_equal(expect_eval(e, &res, &why), IT_ERROR);
+	assert_int_equal(expect_eval(e, &res, NULL, &why), IT_ERROR);
 	assert_true(!strncmp(why.buf, "json $.a[: invalid JSONPath '$.a[': ",
 			     strlen("json $.a[: invalid JSONPath '$.a[': ")));
 	iv_free(e);
@@ -707,8 +714,7 @@ static void test_captures(void **state)
 	assert_string_equal(why.buf,
 			    "capture 'y': regex ~(a+)+$ exceeded its match "
 			    "limit\n"
-			    "capture 'z': 'xpath' captures are not supported "
-			    "yet\n");
+			    "capture 'z': the result has no body\n");
 	iv_free(c);
 
 	/* the json part of text that is not JSON */
@@ -1080,6 +1086,327 @@ static void test_check_capture(void **state)
 		    4, 2);
 }
 
+/* ---- schema and xpath ---- */
+
+/* An HTTP result: status, headers { Content-Type }, body; json from body. */
+static void http_result(struct itest_result *res, const char *ctype,
+			const char *body)
+{
+	result_init(res);
+	iv_set(res->parts, "status", iv_int(200));
+	struct ivalue *h = iv_obj();
+	if (ctype)
+		iv_set(h, "Content-Type", iv_str(ctype));
+	iv_set(res->parts, "headers", h);
+	iv_set(res->parts, "body", iv_str(body));
+	res->json_from = "body";
+}
+
+/* expect_eval with a base folder for schema files. */
+static void eval_in(struct itest_result *res, const char *dir,
+		    const char *expect, enum itest_status want, const char *msg)
+{
+	struct ivalue *e = J(expect);
+	struct strbuf why = STRBUF_INIT;
+	enum itest_status got = expect_eval(e, res, dir, &why);
+	if (got != want)
+		fail_msg("%s: got %s (%s), wanted %s", expect, status_name(got),
+			 why.buf, status_name(want));
+	size_t n = strlen(msg);
+	if (n >= 3 && !strcmp(msg + n - 3, "..."))
+		assert_memory_equal(why.buf, msg, n - 3);
+	else
+		assert_string_equal(why.buf, msg);
+	strbuf_release(&why);
+	iv_free(e);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static void remove_files(const char *dir, const char *const *names)
+{
+	for (size_t i = 0; names[i]; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		unlink(path);
+		free(path);
+	}
+	rmdir(dir);
+}
+
+static void test_expect_schema(void **state)
+{
+	static const char *const files[] = {"order.json", "money.yaml",
+					    "broken.json", NULL};
+	struct itest_result res;
+	char dir[] = "/tmp/itest-expect-XXXXXX";
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "order.json",
+		   "{\"type\": \"object\", \"required\": [\"id\", \"total\"],\n"
+		   " \"properties\": {\"id\": {\"type\": \"integer\"},\n"
+		   "  \"total\": {\"$ref\": \"money.yaml#/$defs/money\"}}}\n");
+	write_file(dir, "money.yaml",
+		   "$defs:\n  money:\n    type: number\n    minimum: 0\n"
+		   "    multipleOf: 0.01\n");
+	write_file(dir, "broken.json", "{\"type\": \"strng\"}\n");
+	http_result(&res, "application/json",
+		    "{\"id\": 7, \"total\": 19.99, \"note\": null}");
+
+	/* a file (relative to the base folder) and an inline schema */
+	eval_in(&res, dir, "{\"status\": 200, \"schema\": \"order.json\"}",
+		IT_PASS, "");
+	eval_in(&res, NULL,
+		"{\"schema\": {\"type\": \"object\", \"properties\": {\"id\": "
+		"{\"const\": 7}}}}",
+		IT_PASS, "");
+	/* one line per error: instance path, keyword, schema path, value */
+	eval_in(&res, NULL,
+		"{\"schema\": {\"properties\": {\"id\": {\"type\": "
+		"\"string\"}, \"note\": false}, \"required\": [\"name\"]}}",
+		IT_FAIL,
+		"schema: $.id: type string (at #/properties/id), got 7\n"
+		"schema: $.note: not allowed (at #/properties/note), got null\n"
+		"schema: $: required property \"name\" is missing (at #)\n");
+	result_release(&res);
+
+	/* errors inside a referenced file name that file */
+	http_result(&res, "application/json", "{\"id\": 7, \"total\": 1.005}");
+	struct strbuf want = STRBUF_INIT;
+	char *money = xasprintf("%s/money.yaml", dir);
+	strbuf_addf(&want,
+		    "schema: $.total: multipleOf 0.01 (at %s#/$defs/money), "
+		    "got 1.005\n",
+		    money);
+	eval_in(&res, dir, "{\"schema\": \"order.json\"}", IT_FAIL, want.buf);
+	free(money);
+	strbuf_release(&want);
+	result_release(&res);
+
+	/* `schema` applies to the json part of any driver */
+	shell_result(&res, 0, "[1, 2, 3]\n");
+	eval_in(&res, NULL,
+		"{\"schema\": {\"type\": \"array\", \"maxItems\": 2}}", IT_FAIL,
+		"schema: $: maxItems 2 (at #), got [1,2,3]\n");
+	result_release(&res);
+
+	/* a body that is not JSON fails; a schema that cannot load errs */
+	http_result(&res, "text/plain", "hello");
+	eval_in(&res, NULL, "{\"schema\": {\"type\": \"object\"}}", IT_FAIL,
+		"schema: body is not JSON (line 1, column 1: ...");
+	result_release(&res);
+	http_result(&res, "application/json", "{}");
+	eval_in(&res, dir, "{\"schema\": \"broken.json\"}", IT_ERROR,
+		"schema: ...");
+	eval_in(&res, dir, "{\"schema\": \"missing.json\"}", IT_ERROR,
+		"schema: cannot read schema file '...");
+	eval_in(&res, NULL, "{\"schema\": {\"minLenght\": 1}}", IT_ERROR,
+		"schema: unknown JSON Schema keyword 'minLenght' (did you mean "
+		"'minLength'?)\n");
+	result_release(&res);
+	remove_files(dir, files);
+}
+
+static void test_expect_xpath(void **state)
+{
+	struct itest_result res;
+	(void)state;
+	/* sloppy HTML, chosen by the Content-Type */
+	http_result(&res, "text/html; charset=utf-8",
+		    "<html><body><h1>Welcome</h1><ul><li>apple<li>banana"
+		    "<li>cherry</ul><p class=price>5</body>");
+	eval(&res,
+	     "{\"status\": 200, \"xpath\": {\"//h1\": \"Welcome\", "
+	     "\"count(//li)\": 3, \"//li\": {\"length\": 3, \"contains\": "
+	     "\"banana\"}, \"//li[1]\": {\"starts-with\": \"app\"}, "
+	     "\"//p[@class='price']\": {\"gt\": 4}, \"//nope\": {\"exists\": "
+	     "false}, \"boolean(//h1)\": true, \"string(//h1)\": \"~^Wel\"}}",
+	     IT_PASS, "");
+	/* node text compares with an expected number by its text */
+	eval(&res, "{\"xpath\": {\"//p\": 5}}", IT_PASS, "");
+	eval(&res,
+	     "{\"xpath\": {\"//h1\": \"Bye\", \"count(//li)\": 2, \"//h2\": "
+	     "\"x\"}}",
+	     IT_FAIL,
+	     "xpath //h1: expected \"Bye\", got \"Welcome\"\n"
+	     "xpath count(//li): expected 2, got 3\n"
+	     "xpath //h2: expected \"x\", got (missing)\n");
+	eval(&res, "{\"xpath\": {\"//a[\": 1}}", IT_ERROR,
+	     "xpath //a[: invalid XPath '//a[': invalid expression at offset "
+	     "4\n");
+	result_release(&res);
+
+	/* XML with namespaces */
+	http_result(&res, "application/xml",
+		    "<?xml version=\"1.0\"?><order xmlns=\"urn:shop\" "
+		    "xmlns:p=\"urn:pay\"><id>42</id><p:status>paid</p:status>"
+		    "</order>");
+	eval(&res,
+	     "{\"xpath\": {\"//s:id\": 42, \"//pay:status\": \"paid\", "
+	     "\"//id\": {\"exists\": false}}, \"namespaces\": {\"s\": "
+	     "\"urn:shop\", \"pay\": \"urn:pay\"}}",
+	     IT_PASS, "");
+	eval(&res, "{\"xpath\": {\"//s:id\": 42}}", IT_ERROR,
+	     "xpath //s:id: invalid XPath '//s:id': undefined namespace "
+	     "prefix (declare it in 'namespaces') at offset 6\n");
+	result_release(&res);
+
+	/* XML that is not well-formed: a FAIL, with libxml2's reason */
+	http_result(&res, "application/xml", "<a><b></a>");
+	eval(&res, "{\"xpath\": {\"//b\": \"\"}}", IT_FAIL,
+	     "xpath: the body is not well-formed XML (line 1: opening and "
+	     "ending tag mismatch: b line 1 and a)\n");
+	result_release(&res);
+	/* no Content-Type: XML first, then HTML */
+	http_result(&res, NULL, "<p>one<p>two");
+	eval(&res, "{\"xpath\": {\"//p\": [\"one\", \"two\"]}}", IT_PASS, "");
+	result_release(&res);
+	/* any other Content-Type: XML only */
+	http_result(&res, "application/json", "<p>one<p>two");
+	eval(&res, "{\"xpath\": {\"//p\": \"one\"}}", IT_FAIL,
+	     "xpath: the body is not well-formed XML (line 1: ...");
+	result_release(&res);
+}
+
+static void test_capture_xpath(void **state)
+{
+	struct itest_result res;
+	struct strbuf why = STRBUF_INIT;
+	struct ivalue *vars = iv_obj();
+	(void)state;
+	http_result(&res, "text/xml",
+		    "<r xmlns:s=\"urn:shop\"><s:id>9007199254740993</s:id>"
+		    "<item>a</item><item>b</item></r>");
+	struct ivalue *c =
+		J("{\"id\": {\"xpath\": \"string(//s:id)\", \"namespaces\": "
+		  "{\"s\": \"urn:shop\"}}, \"n\": {\"xpath\": "
+		  "\"count(//item)\"}, \"items\": {\"xpath\": \"//item\"}}");
+	assert_int_equal(capture_eval(c, &res, vars, &why), IT_PASS);
+	struct strbuf t = STRBUF_INIT;
+	json_emit(&t, vars, 0);
+	assert_string_equal(t.buf, "{\"id\":\"9007199254740993\",\"n\":2,"
+				   "\"items\":[\"a\",\"b\"]}");
+	strbuf_release(&t);
+	iv_free(c);
+
+	c = J("{\"x\": {\"xpath\": \"//none\"}}");
+	assert_int_equal(capture_eval(c, &res, vars, &why), IT_FAIL);
+	assert_string_equal(why.buf, "capture 'x': //none matched nothing\n");
+	iv_free(c);
+	strbuf_reset(&why);
+	c = J("{\"x\": {\"xpath\": \"//s:id\"}}");
+	assert_int_equal(capture_eval(c, &res, vars, &why), IT_ERROR);
+	assert_string_equal(why.buf,
+			    "capture 'x': invalid XPath '//s:id': undefined "
+			    "namespace prefix (declare it in 'namespaces') at "
+			    "offset 6\n");
+	iv_free(c);
+	result_release(&res);
+	iv_free(vars);
+	strbuf_release(&why);
+}
+
+static void test_check_schema_xpath(void **state)
+{
+	(void)state;
+	/* schema goes with every driver */
+	OK_EXPECT("{\"schema\": {\"type\": \"object\"}}", shell_parts);
+	OK_EXPECT("{\"schema\": true}", shell_parts);
+	/* an inline schema with templates is checked once rendered */
+	OK_EXPECT("{\"schema\": {\"const\": \"${id}\", \"${k}\": 1}}",
+		  shell_parts);
+	/* 1 {, 2 schema, 3 {, 4 type, 5 "object", 6 minLenght */
+	BAD_EXPECT("{\"schema\": {\"type\": \"object\", \"minLenght\": 1}}",
+		   shell_parts,
+		   "unknown JSON Schema keyword 'minLenght' (did you mean "
+		   "'minLength'?)",
+		   6, 2);
+	BAD_EXPECT("{\"schema\": {\"type\": \"strng\"}}", shell_parts,
+		   "unknown type 'strng' (did you mean 'string'?)", 5, 3);
+	BAD_EXPECT("{\"schema\": \"${dir}/a.json\"}", shell_parts,
+		   "the 'schema' path cannot hold a template", 3, 2);
+	BAD_EXPECT("{\"schema\": 5}", shell_parts,
+		   "'schema' needs a file path or a schema map, got integer", 3,
+		   2);
+	BAD_EXPECT("{\"schema\": \"/nonexistent/itest/a.json\"}", shell_parts,
+		   "cannot read schema file '/nonexistent/itest/a.json': No "
+		   "such file or directory",
+		   3, 2);
+
+	OK_EXPECT("{\"xpath\": {\"//h1\": \"x\", \"count(//li)\": {\"gt\": 1}, "
+		  "\"//a[@id='${id}']\": 1}, \"namespaces\": {\"s\": "
+		  "\"urn:s\"}}",
+		  http_parts);
+	/* 1 {, 2 xpath, 3 {, 4 //a[, ... */
+	BAD_EXPECT("{\"xpath\": {\"//a[\": 1}}", http_parts,
+		   "invalid XPath '//a[': invalid expression at offset 4", 4,
+		   2);
+	BAD_EXPECT("{\"xpath\": {\"//a\": {\"matches\": \"(\"}}}", http_parts,
+		   "invalid regex '(': missing closing parenthesis at offset "
+		   "1",
+		   7, 4);
+	BAD_EXPECT("{\"xpath\": \"//a\"}", http_parts,
+		   "'xpath' needs a map of XPath expressions to predicates, "
+		   "got string",
+		   3, 2);
+	BAD_EXPECT("{\"namespaces\": {\"s\": 1}}", http_parts,
+		   "namespace 's' needs a URI, got integer", 5, 3);
+	BAD_EXPECT("{\"namespaces\": {\"s\": \"urn:s\"}}", shell_parts,
+		   "unknown part 'namespaces' in expect", 2, 1);
+
+	OK_CAPTURE("{\"t\": {\"xpath\": \"string(//h1)\"}, \"u\": {\"xpath\": "
+		   "\"//s:a\", \"namespaces\": {\"s\": \"urn:s\"}}}",
+		   http_parts);
+	/* 1 {, 2 x, 3 {, 4 xpath, 5 "//a[" */
+	BAD_CAPTURE("{\"x\": {\"xpath\": \"//a[\"}}", http_parts,
+		    "invalid XPath '//a[': invalid expression at offset 4", 5,
+		    3);
+	BAD_CAPTURE("{\"x\": {\"xpath\": \"//a\", \"namespaces\": []}}",
+		    http_parts,
+		    "'namespaces' needs a map of prefixes, got array", 7, 3);
+}
+
+/* A schema file's load error names the file, line and column, and the
+ * loader's source list records the files read. */
+static void test_check_schema_file(void **state)
+{
+	static const char *const files[] = {"a.yaml", "b.json", NULL};
+	struct srclist sl = SRCLIST_INIT;
+	struct itest_err err = ITEST_ERR_INIT;
+	char dir[] = "/tmp/itest-expect-XXXXXX";
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "a.yaml",
+		   "type: object\nproperties:\n  b:\n    $ref: b.json\n");
+	write_file(dir, "b.json",
+		   "{\n  \"type\": \"array\",\n  \"itmes\": {}\n}\n");
+	struct ivalue *v = J("{\"schema\": \"a.yaml\"}");
+	assert_int_equal(expect_check_spec_at(v, shell_parts, dir, &sl, &err),
+			 -1);
+	assert_string_equal(err.msg, "unknown JSON Schema keyword 'itmes' "
+				     "(did you mean 'items'?)");
+	assert_non_null(err.loc.src);
+	assert_non_null(strstr(err.loc.src->path, "b.json"));
+	assert_int_equal(err.loc.line, 3);
+	assert_int_equal(err.loc.col, 3);
+	/* included from a.yaml's $ref */
+	assert_non_null(err.loc.src->parent);
+	assert_non_null(strstr(err.loc.src->parent->path, "a.yaml"));
+	assert_int_equal(err.loc.src->pline, 4);
+	assert_int_equal(err.loc.src->pcol, 11);
+	assert_int_equal(sl.n, 2);
+	iv_free(v);
+	srclist_release(&sl);
+	remove_files(dir, files);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1110,6 +1437,11 @@ int main(void)
 		cmocka_unit_test(test_check_jsonpath),
 		cmocka_unit_test(test_check_capture),
 		cmocka_unit_test(test_check_yaml),
+		cmocka_unit_test(test_expect_schema),
+		cmocka_unit_test(test_expect_xpath),
+		cmocka_unit_test(test_capture_xpath),
+		cmocka_unit_test(test_check_schema_xpath),
+		cmocka_unit_test(test_check_schema_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

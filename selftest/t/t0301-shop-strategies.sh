@@ -1,0 +1,64 @@
+#!/bin/sh
+# The demo shop under every strategy (the README's main job), and the
+# broken interface caught at its stage: bottom-up stage 2 fails, stage 3
+# is skipped naming the interface, and --keep-going runs it anyway.
+# Also: four runs of the same suite at once, each with its own ports and
+# run folder, and no component left running after any of them.
+set -eu
+itest=$1
+build=$(cd "$(dirname "$itest")" && pwd)
+export SHOP_BIN="$build/examples/shop"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+rc=0
+"$itest" --color never -o "$tmp/o" --run-id main -t '!broken-on-purpose' \
+  suites/ >"$tmp/main.out" 2>&1 || rc=$?
+[ $rc = 0 ] || { cat "$tmp/main.out"; fail "main job exited $rc"; }
+
+rc=0
+"$itest" --color never -o "$tmp/o" --run-id broken \
+  suites/shop/broken-interface.yml >"$tmp/b.out" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/b.out"; fail "broken suite exited $rc, not 1"; }
+grep -q '^PASS  shop-broken-interface/inventory alone is fine' "$tmp/b.out" ||
+  fail "stage 1 did not pass"
+grep -q '^FAIL  shop-broken-interface/orders reserve through the real inventory' "$tmp/b.out" ||
+  fail "stage 2 did not fail"
+grep -q '^SKIP  shop-broken-interface/the web page reserves  (blocked by failure in stage 2 (orders))' "$tmp/b.out" ||
+  { cat "$tmp/b.out"; fail "stage 3 was not blocked with the reason"; }
+grep -q 'name="shop-broken-interface/stage-2"' "$tmp/o/broken/junit.xml" ||
+  fail "no JUnit testsuite per stage"
+
+rc=0
+"$itest" --color never -o "$tmp/o" --run-id going --keep-going \
+  suites/shop/broken-interface.yml >"$tmp/k.out" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "--keep-going run exited $rc"
+grep -q '^FAIL  shop-broken-interface/the web page reserves' "$tmp/k.out" ||
+  { cat "$tmp/k.out"; fail "--keep-going did not run stage 3"; }
+
+# four runs at once
+for i in 1 2 3 4; do
+  "$itest" --color never -o "$tmp/p" --run-id par$i \
+    suites/shop/bottom-up.yml >"$tmp/par$i.out" 2>&1 &
+done
+for i in 1 2 3 4; do
+  wait %$i 2>/dev/null || true
+done
+wait || true
+for i in 1 2 3 4; do
+  grep -q '^4 passed, 0 failed' "$tmp/par$i.out" ||
+    { cat "$tmp/par$i.out"; fail "parallel run $i did not pass"; }
+done
+# each run's components listened on ports of their own
+all=$(cat "$tmp"/p/par*/logs/shop-bottom-up/*.log | grep -c 'listening on')
+distinct=$(cat "$tmp"/p/par*/logs/shop-bottom-up/*.log |
+  sed -n 's/.*listening on //p' | sort -u | wc -l)
+[ "$all" -ge 12 ] || fail "expected 12 component starts, saw $all"
+[ "$all" = "$distinct" ] || fail "ports were shared: $all starts, $distinct addresses"
+sleep 0.2
+if pgrep -f "$SHOP_BIN/shop-" >/dev/null; then
+  pgrep -af "$SHOP_BIN/shop-"
+  fail "shop components are still running"
+fi
+echo "1 passed, 0 failed"
