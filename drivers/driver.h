@@ -18,6 +18,9 @@
 
 enum itest_status { IT_PASS, IT_FAIL, IT_ERROR, IT_SKIP };
 
+struct suite;
+struct deployment;
+
 const char *status_name(enum itest_status s); /* "PASS", "FAIL", ... */
 
 /* Type masks for keyspecs. */
@@ -41,6 +44,10 @@ struct itest_stepctx {
 	size_t out_cap;            /* memory cap for captured output */
 	struct strbuf *log;        /* the test's step log; masked on output */
 	const struct ivalue *vars; /* visible variables (for external drivers) */
+	const struct suite *suite; /* the test's suite */
+	struct deployment *deployment; /* its stream's, or NULL */
+	const size_t *stub_marks;  /* per component: stub calls before the
+				      test began (stubsrv_mark) */
 };
 
 /* A step's outcome.  `parts` holds the named parts (exit, stdout, ...). */

@@ -465,6 +465,8 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 
 /* ---- the session ---- */
 
+/* libcurl's global set-up, once for the process, before the first
+ * session's handles: written under pthread_once, read-only afterwards. */
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static CURLcode http_init_rc;
 
@@ -556,7 +558,8 @@ struct req {
 	FILE *file;
 	char *file_path;
 	curl_off_t file_size;
-	int user_ctype; /* the step gave a Content-Type */
+	int user_ctype;	 /* the step gave a Content-Type */
+	int user_expect; /* ... an Expect */
 	struct curl_slist *hdrs;
 	int follow, insecure, compressed, http2; /* http2: -1 default */
 	long max_redirs;
@@ -705,6 +708,8 @@ static int add_header(struct req *q, const char *name, size_t nlen,
 	strbuf_release(&line);
 	if (nlen == 12 && !strncasecmp(name, "content-type", 12))
 		q->user_ctype = 1;
+	if (nlen == 6 && !strncasecmp(name, "expect", 6))
+		q->user_expect = 1;
 	return 0;
 }
 
@@ -1139,8 +1144,9 @@ static int req_build(struct req *q, CURL *e, const struct ivalue *arg,
 	}
 	cmd_arg(q, q->url, strlen(q->url));
 
-	/* no 100-continue round trip */
-	slist_add(&q->hdrs, "Expect:");
+	/* no 100-continue round trip, unless the step asks for one */
+	if (!q->user_expect)
+		slist_add(&q->hdrs, "Expect:");
 	return 0;
 }
 
@@ -1666,6 +1672,23 @@ out:
 	return st;
 }
 
+/* "POST ${orders.url}/orders": the method and the URL as written. */
+static void http_summary(const struct ivalue *arg, struct strbuf *out)
+{
+	for (size_t i = 0; url_keys[i]; i++) {
+		const char *url = iv_strval(iv_get(arg, url_keys[i]));
+		if (!url)
+			continue;
+		for (const char *m = url_keys[i]; *m; m++)
+			strbuf_addch(out, *m - 'a' + 'A');
+		strbuf_addf(out, " %s", url);
+		return;
+	}
+	const char *method = iv_strval(iv_get(arg, "method"));
+	const char *url = iv_strval(iv_get(arg, "url"));
+	strbuf_addf(out, "%s %s", method ? method : "?", url ? url : "?");
+}
+
 const struct itest_driver http_driver = {
 	.name = "http",
 	.arg_types = TY(OBJ),
@@ -1677,4 +1700,5 @@ const struct itest_driver http_driver = {
 	.exec = http_exec,
 	.test_end = http_test_end,
 	.close = http_close,
+	.summary = http_summary,
 };

@@ -47,6 +47,9 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 	size_t n = sb->alloc ? sb->alloc : 64;
 	while (n < need)
 		n *= 2;
+	/* a capped buffer never needs more than its cap */
+	if (sb->cap && n > sb->cap + 1)
+		n = need > sb->cap + 1 ? need : sb->cap + 1;
 	sb->buf = xrealloc(sb->buf, n);
 	sb->alloc = n;
 	if (!sb->len)

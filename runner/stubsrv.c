@@ -41,8 +41,10 @@ static const struct itest_keyspec top_keys[] = {
 };
 
 static const struct itest_keyspec route_keys[] = {
-	{"name", TY(STR), 0},	     {"when", TY(OBJ), 0},
-	{"respond", TY(OBJ) | TY(ARR), 1}, {"times", TY(NUM), 0},
+	{"name", TY(STR), 0},
+	{"when", TY(OBJ), 0},
+	{"respond", TY(OBJ) | TY(ARR), 1},
+	{"times", TY(NUM), 0},
 	{NULL, 0, 0},
 };
 
@@ -57,9 +59,12 @@ static const struct itest_keyspec when_keys[] = {
 };
 
 static const struct itest_keyspec respond_keys[] = {
-	{"status", TY(NUM) | TY(STR), 0}, {"headers", TY(OBJ), 0},
-	{"json", TY_ANY, 0},		  {"body", TY_SCALAR, 0},
-	{"file", TY(STR), 0},		  {"delay", TY(STR), 0},
+	{"status", TY(NUM) | TY(STR), 0},
+	{"headers", TY(OBJ), 0},
+	{"json", TY_ANY, 0},
+	{"body", TY_SCALAR, 0},
+	{"file", TY(STR), 0},
+	{"delay", TY(STR), 0},
 	{NULL, 0, 0},
 };
 
@@ -100,7 +105,8 @@ static int is_token(const char *s)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+		      (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s)))
 			return 0;
 	return 1;
 }
@@ -339,7 +345,8 @@ static int check_response(const struct ivalue *r, int has_re,
 		if (!strcasecmp(m->key, "content-length") ||
 		    !strcasecmp(m->key, "transfer-encoding"))
 			return err_set(err, &m->kloc,
-				       "'%s' is set by the stub server", m->key);
+				       "'%s' is set by the stub server",
+				       m->key);
 		if (!(TY_SCALAR & (1u << m->val->type)))
 			return err_set(err, &m->val->loc,
 				       "header '%s' needs a string, not %s",
@@ -421,13 +428,13 @@ struct stubsrv {
 	struct route *routes;
 	size_t nroutes;
 	double t0;
-	FILE *log;   /* `itest stub`: a line per request */
-	int keep;    /* record requests */
+	FILE *log; /* `itest stub`: a line per request */
+	int keep;  /* record requests */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stopping;		 /* under mu */
+	int stopping;		/* under mu */
 	struct ivalue *records; /* an array; under mu */
-	struct conn *conns;	 /* under mu */
+	struct conn *conns;	/* under mu */
 	size_t nconns, aconns;
 };
 
@@ -504,11 +511,10 @@ static int route_build(struct stubsrv *s, struct route *rt,
 	}
 	if (rt->path && rt->path[0] == '~') {
 		struct strbuf msg = STRBUF_INIT;
-		rt->path_re = re_compile(rt->path + 1, strlen(rt->path + 1),
-					 &msg);
+		rt->path_re =
+			re_compile(rt->path + 1, strlen(rt->path + 1), &msg);
 		if (!rt->path_re) {
-			err_set(err, &iv_get(when, "path")->loc, "%s",
-				msg.buf);
+			err_set(err, &iv_get(when, "path")->loc, "%s", msg.buf);
 			strbuf_release(&msg);
 			return -1;
 		}
@@ -679,8 +685,8 @@ static void multi_add(struct ivalue *obj, const char *key, size_t klen,
 }
 
 static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind,
-				 const char *key, size_t klen,
-				 const char *val, size_t vlen)
+				 const char *key, size_t klen, const char *val,
+				 size_t vlen)
 {
 	(void)kind;
 	multi_add(cls, key, klen, val, vlen);
@@ -688,8 +694,8 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind,
 }
 
 static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind,
-				  const char *key, size_t klen,
-				  const char *val, size_t vlen)
+				  const char *key, size_t klen, const char *val,
+				  size_t vlen)
 {
 	char *low = xstrndup(key, klen);
 	(void)kind;
@@ -752,8 +758,8 @@ static void request_build(struct request *rq, struct MHD_Connection *mc,
 /* How well a route fits a request, for the 404's closest route. */
 struct fit {
 	int method_ok, path_ok;
-	size_t conds_ok; /* query, header, json and body conditions */
-	size_t prefix;	 /* common prefix of the paths, when they differ */
+	size_t conds_ok;   /* query, header, json and body conditions */
+	size_t prefix;	   /* common prefix of the paths, when they differ */
 	struct strbuf why; /* the first condition that failed */
 };
 
@@ -799,8 +805,8 @@ static int path_ok(const struct route *rt, const char *path,
 		pcre2_match_data_create_from_pattern(rt->path_re, NULL);
 	if (!md)
 		return 0;
-	int rc = pcre2_match(rt->path_re, (PCRE2_SPTR)path, strlen(path), 0,
-			     0, md, NULL);
+	int rc = pcre2_match(rt->path_re, (PCRE2_SPTR)path, strlen(path), 0, 0,
+			     md, NULL);
 	if (rc > 0 && params) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		uint32_t n = pcre2_get_ovector_count(md), count = 0, size = 0;
@@ -839,8 +845,7 @@ static int multi_pred(const struct ivalue *x, const struct ivalue *act,
 {
 	if (act && act->type == IV_ARR) {
 		for (size_t i = 0; i < act->u.arr.n; i++)
-			if (predicate_eval(x, act->u.arr.v[i], "headers",
-					   NULL))
+			if (predicate_eval(x, act->u.arr.v[i], "headers", NULL))
 				return 1;
 	}
 	return predicate_eval(x, act, "headers", why);
@@ -1020,10 +1025,10 @@ static void closest_route(struct stubsrv *s, const struct request *rq,
 				    (long long)rt->times);
 			pthread_mutex_unlock(&s->mu);
 		}
-		long score = (f.path_ok ? 1000
-					: (long)(f.prefix < 500 ? f.prefix
-								: 500)) +
-			     (f.method_ok ? 600 : 0) + 10 * (long)f.conds_ok;
+		long score =
+			(f.path_ok ? 1000
+				   : (long)(f.prefix < 500 ? f.prefix : 500)) +
+			(f.method_ok ? 600 : 0) + 10 * (long)f.conds_ok;
 		if (score > best_score) {
 			best_score = score;
 			best = rt;
@@ -1110,9 +1115,8 @@ static struct MHD_Response *json_response(const struct ivalue *v)
 	return r;
 }
 
-static struct MHD_Response *error_response(const char *error,
-					   const struct request *rq,
-					   const char *detail)
+static struct MHD_Response *
+error_response(const char *error, const struct request *rq, const char *detail)
 {
 	struct ivalue *v = iv_obj();
 	iv_set(v, "error", iv_str(error));
@@ -1175,9 +1179,12 @@ static struct MHD_Response *make_response(const struct stubsrv *s,
 				     ? xstrdup(sb.buf)
 				     : xasprintf("%s/%s", s->dir, sb.buf);
 		int fd = -1;
-		if (from_request && strstr(sb.buf, "..")) {
-			strbuf_addf(why, "file '%s' comes from the request "
-					 "and may not contain '..'",
+		if (from_request &&
+		    (sb.buf[0] == '/' || strstr(sb.buf, ".."))) {
+			strbuf_addf(why,
+				    "file '%s' comes from the request "
+				    "and may not be absolute or contain "
+				    "'..'",
 				    sb.buf);
 			free(path);
 			strbuf_release(&sb);
@@ -1265,10 +1272,10 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 		struct itest_err err = ITEST_ERR_INIT;
 		struct scope sc;
 		if (spec->type == IV_ARR)
-			spec = spec->u.arr.v[nth < (int64_t)spec->u.arr.n
-						     ? nth
-						     : (int64_t)spec->u.arr.n -
-							       1];
+			spec = spec->u.arr
+				       .v[nth < (int64_t)spec->u.arr.n
+						  ? nth
+						  : (int64_t)spec->u.arr.n - 1];
 		path_ok(rt, rq.path, params);
 		iv_set(rq.obj, "params", params);
 		iv_set(builtins, "request", rq.obj);
@@ -1280,13 +1287,13 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 		iv_free(builtins);
 		iv_del(rq.obj, "params");
 		if (!rendered) {
-			strbuf_addf(&why, "route %zu: %s", rt->index, err.msg);
+			loc_format(&why, &err.loc);
+			strbuf_addf(&why, "%s%s", why.len ? ": " : "", err.msg);
 		} else {
 			const struct ivalue *d = iv_get(rendered, "delay");
 			if (d && d->type == IV_STR)
 				delay = duration_parse_ms(d->u.str.s);
-			resp = make_response(s, spec, rendered, &status,
-					     &why);
+			resp = make_response(s, spec, rendered, &status, &why);
 		}
 		if (!resp) {
 			status = 500;
@@ -1319,9 +1326,16 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 		rq.obj = NULL;
 	}
 	if (s->log) {
-		fprintf(s->log, "%s %s -> %u%s\n", method, url, status,
-			line.buf);
+		struct strbuf text = STRBUF_INIT;
+		strbuf_addf(&text, "%s %s -> %u%s", method, url, status,
+			    line.buf);
+		for (size_t i = 0; i < text.len; i++)
+			if ((unsigned char)text.buf[i] < 0x20 ||
+			    text.buf[i] == 0x7f)
+				text.buf[i] = '?'; /* one line, no escapes */
+		fprintf(s->log, "%s\n", text.buf);
 		fflush(s->log);
+		strbuf_release(&text);
 	}
 	pthread_mutex_unlock(&s->mu);
 
@@ -1391,11 +1405,8 @@ static struct stubsrv *server_start(const struct ivalue *doc, const char *dir,
 	s->log = log;
 	s->keep = keep;
 	s->records = iv_arr();
-	if (!routes || routes->type != IV_ARR) {
-		err_set(err, doc ? &doc->loc : NULL,
-			"a stub file needs a list of 'routes'");
-		goto fail;
-	}
+	if (stub_check_spec(doc, err))
+		goto fail; /* cheap, and nothing below trips on a bad doc */
 	s->routes = xcalloc(routes->u.arr.n + 1, sizeof(*s->routes));
 	for (size_t i = 0; i < routes->u.arr.n; i++) {
 		s->routes[i].index = i + 1;
@@ -1434,8 +1445,7 @@ fail:
 }
 
 struct stubsrv *stubsrv_start(const struct ivalue *doc, const char *dir,
-			      const char *host, int port,
-			      struct itest_err *err)
+			      const char *host, int port, struct itest_err *err)
 {
 	return server_start(doc, dir, host, port, NULL, 1, err);
 }

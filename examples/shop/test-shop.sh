@@ -62,6 +62,7 @@ bail() {
 start() {
 	name=$1
 	shift
+	: >"$T/$name.log"
 	"$@" >"$T/$name.log" 2>&1 &
 	pid=$!
 	PIDS="$PIDS $pid"
@@ -152,9 +153,10 @@ health() {
 
 # ---- bad command lines ----
 
-"$BIN/shop-inventory" --port nope >/dev/null 2>&1
+# (bounded by `timeout`: a service that wrongly starts must not hang us)
+timeout 2 "$BIN/shop-inventory" --port nope >/dev/null 2>&1
 holds "a bad port is a usage error (exit 2)" [ $? -eq 2 ]
-SHOP_FAIL_MODE=nope "$BIN/shop-orders" >/dev/null 2>&1
+SHOP_FAIL_MODE=nope timeout 2 "$BIN/shop-orders" --port 0 >/dev/null 2>&1
 holds "an unknown fail mode is a usage error (exit 2)" [ $? -eq 2 ]
 
 # ---- the three layers ----

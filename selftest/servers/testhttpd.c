@@ -21,6 +21,7 @@
  *   /big?size=N         N bytes: "0123456789" repeated
  *   /slow?ms=N          waits N ms, then {"slow":true}
  *   /xml                a small XML document
+ *   /count              {"n":N}: N counts the requests to /count so far
  */
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -89,6 +90,7 @@ struct testhttpd {
 	struct MHD_Daemon *d;
 	int port;
 	unsigned long conns; /* connections so far (under the lock) */
+	unsigned long count; /* requests to /count so far (same) */
 	pthread_mutex_t mu;
 };
 
@@ -326,8 +328,9 @@ static enum MHD_Result send_stream(struct MHD_Connection *c, long n,
 	return ret;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *c, const char *url,
-			      const char *method, struct reqstate *rs)
+static enum MHD_Result answer(struct testhttpd *h, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      struct reqstate *rs)
 {
 	if (!strncmp(url, "/echo", 5)) {
 		struct buf b = {NULL, 0, 0};
@@ -354,6 +357,14 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *url,
 			send_buf(c, 200, b.p, b.len, "application/json");
 		free(b.p);
 		return r;
+	}
+	if (!strcmp(url, "/count")) {
+		char doc[64];
+		pthread_mutex_lock(&h->mu);
+		unsigned long n = ++h->count;
+		pthread_mutex_unlock(&h->mu);
+		snprintf(doc, sizeof(doc), "{\"n\":%lu}", n);
+		return send_json(c, 200, doc);
 	}
 	if (!strcmp(url, "/json"))
 		return send_json(c, 200, "{\"a\":1,\"b\":{\"c\":\"x\"}}");
@@ -446,7 +457,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  size_t *upload_size, void **con_cls)
 {
 	struct reqstate *rs = *con_cls;
-	(void)cls;
 	(void)version;
 	if (!rs) {
 		rs = calloc(1, sizeof(*rs));
@@ -461,7 +471,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return answer(c, url, method, rs);
+	return answer(cls, c, url, method, rs);
 }
 
 /* Starts serving on 127.0.0.1:port (0: a free port); NULL on failure. */

@@ -2,9 +2,10 @@
 # The `http` driver end to end, through itest, against itest's test HTTP
 # server (selftest/servers/testhttpd.c) on loopback: predicates on status,
 # headers and JSON, captures carried between steps (JSONPath, header,
-# cookie, regex), cookies across steps, polling with `retry`; a failing
-# expectation whose report shows the request line, the status and the
-# body; a refused port as an ERROR; a load error with its location.
+# cookie, regex, XPath), cookies across steps, polling with `retry`; a
+# failing expectation whose report shows the request line, the status
+# and the body; a refused port as an ERROR; a load error with its
+# location.
 set -eu
 itest=$1
 srv=$(dirname "$itest")/selftest/itest-testhttpd
@@ -72,6 +73,18 @@ tests:
         expect: { status: 200, json: { \$.redirected: true } }
       - http: { get: "\${base}/redirect/1" }
         expect: { status: 302, headers: { location: /redirect/0 } }
+  - name: retry polls until expect holds
+    steps:
+      - http: { get: "\${base}/count" }
+        expect: { json: { \$.n: { ge: 3 } } }
+        retry: { attempts: 10, interval: 10ms }
+  - name: xml bodies
+    steps:
+      - http: { get: "\${base}/xml" }
+        expect: { xpath: { "//item[@id='1']": widget, "count(//item)": 2 } }
+        capture: { second: { xpath: "//item[2]" } }
+      - http: { get: "\${base}/echo", query: { s: "\${second}" } }
+        expect: { json: { \$.args.s: gadget } }
   - name: a new test has an empty cookie jar
     steps:
       - http: { get: "\${base}/echo" }
@@ -94,6 +107,8 @@ fail() {
 }
 [ $rc = 1 ] || fail "exit $rc, expected 1"
 grep -q 'PASS  http/captures flow between steps' "$tmp/out.txt" || fail "captures test did not pass"
+grep -q 'PASS  http/xml bodies' "$tmp/out.txt" || fail "xml test did not pass"
+grep -q 'PASS  http/retry polls' "$tmp/out.txt" || fail "retry test did not pass"
 grep -q 'PASS  http/a new test has an empty cookie jar' "$tmp/out.txt" || fail "cookie jar test did not pass"
 grep -q 'FAIL  http/wrong status' "$tmp/out.txt" || fail "no FAIL line"
 grep -q 'status: expected 201, got 200' "$tmp/out.txt" || fail "no predicate in the failure"
@@ -104,7 +119,7 @@ grep -q "curl --compressed http://127.0.0.1:$port/json" "$tmp/out.txt" || fail "
 grep -q 'ERROR http/refused' "$tmp/out.txt" || fail "refused port is not an ERROR"
 grep -q "cannot connect to 127.0.0.1:$dead: Connection refused" "$tmp/out.txt" || fail "no refused message"
 j=$tmp/out/r/junit.xml
-grep -q 'tests="4"' "$j" || fail "junit: tests"
+grep -q 'tests="6"' "$j" || fail "junit: tests"
 grep -q 'failures="1"' "$j" || fail "junit: failures"
 grep -q 'errors="1"' "$j" || fail "junit: errors"
 

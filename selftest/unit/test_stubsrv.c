@@ -93,8 +93,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *sb)
 
 /* `hdrs` is a NULL-terminated list of "Name: value" lines, or NULL. */
 static void http_on(CURL *c, struct reply *r, const char *method, int port,
-		    const char *path, const char *body,
-		    const char *const *hdrs)
+		    const char *path, const char *body, const char *const *hdrs)
 {
 	struct curl_slist *sl = NULL;
 	char url[512];
@@ -185,8 +184,8 @@ static void test_method_and_path(void **state)
 	http(&r, "POST", v.port, "/orders", "{}", NULL);
 	assert_int_equal(r.status, 201);
 	assert_string_equal(r.body.buf, "{\"id\":42,\"status\":\"reserved\"}");
-	assert_non_null(strcasestr(r.headers.buf,
-				   "content-type: application/json"));
+	assert_non_null(
+		strcasestr(r.headers.buf, "content-type: application/json"));
 	reply_release(&r);
 	assert_int_equal(status_of(v.port, "GET", "/orders", NULL, NULL), 404);
 	assert_int_equal(status_of(v.port, "GET", "/orders/12", NULL, NULL),
@@ -223,27 +222,24 @@ static void test_query_and_headers(void **state)
 		  "  - when: { path: /tags, query: { tag: b } }\n"
 		  "    respond: { body: t }\n",
 		  NULL);
-	assert_int_equal(status_of(v.port, "GET", "/q?page=2&name=alice", NULL,
-				   NULL),
-			 200);
-	assert_int_equal(status_of(v.port, "GET", "/q?page=3&name=alice", NULL,
-				   NULL),
-			 404);
-	assert_int_equal(status_of(v.port, "GET", "/q?page=2&name=bob", NULL,
-				   NULL),
-			 404);
+	assert_int_equal(
+		status_of(v.port, "GET", "/q?page=2&name=alice", NULL, NULL),
+		200);
+	assert_int_equal(
+		status_of(v.port, "GET", "/q?page=3&name=alice", NULL, NULL),
+		404);
+	assert_int_equal(
+		status_of(v.port, "GET", "/q?page=2&name=bob", NULL, NULL),
+		404);
 	assert_int_equal(status_of(v.port, "GET", "/q?name=alice", NULL, NULL),
 			 404);
-	const char *good[] = {"x-token: abc", "Accept: application/json",
-			      NULL};
-	const char *bad[] = {"X-Token: abd", "Accept: application/json",
-			     NULL};
+	const char *good[] = {"x-token: abc", "Accept: application/json", NULL};
+	const char *bad[] = {"X-Token: abd", "Accept: application/json", NULL};
 	assert_int_equal(status_of(v.port, "GET", "/h", NULL, good), 200);
 	assert_int_equal(status_of(v.port, "GET", "/h", NULL, bad), 404);
 	/* a repeated parameter matches when one of its values does */
-	assert_int_equal(status_of(v.port, "GET", "/tags?tag=a&tag=b", NULL,
-				   NULL),
-			 200);
+	assert_int_equal(
+		status_of(v.port, "GET", "/tags?tag=a&tag=b", NULL, NULL), 200);
 	srv_stop(&v);
 }
 
@@ -275,9 +271,8 @@ static void test_json_and_body(void **state)
 				   "{\"a\": [{\"b\": 1, \"c\": 2}], \"z\": 0}",
 				   NULL),
 			 202);
-	assert_int_equal(status_of(v.port, "POST", "/text", "hello world",
-				   NULL),
-			 203);
+	assert_int_equal(
+		status_of(v.port, "POST", "/text", "hello world", NULL), 203);
 	assert_int_equal(status_of(v.port, "POST", "/text", "goodbye", NULL),
 			 404);
 	srv_stop(&v);
@@ -343,7 +338,8 @@ static void test_templates(void **state)
 	(void)state;
 	srv_start(&v,
 		  "routes:\n"
-		  "  - when: { path: \"~^/users/(\\\\d+)/items/(?<item>\\\\w+)$\" "
+		  "  - when: { path: "
+		  "\"~^/users/(\\\\d+)/items/(?<item>\\\\w+)$\" "
 		  "}\n"
 		  "    respond:\n"
 		  "      headers: { X-Echo: \"${request.headers.x-in}\" }\n"
@@ -423,8 +419,8 @@ static void test_file_response(void **state)
 	http(&r, "GET", v.port, "/order", NULL, NULL);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body.buf, "{\"id\": 42}\n");
-	assert_non_null(strcasestr(r.headers.buf,
-				   "content-type: application/json"));
+	assert_non_null(
+		strcasestr(r.headers.buf, "content-type: application/json"));
 	reply_release(&r);
 	http(&r, "GET", v.port, "/files/order.json", NULL, NULL);
 	assert_int_equal(r.status, 200);
@@ -439,6 +435,10 @@ static void test_file_response(void **state)
 	http(&r, "GET", v.port, "/files/..%2Fetc%2Fpasswd", NULL, NULL);
 	assert_int_equal(r.status, 500);
 	assert_non_null(strstr(r.body.buf, "'..'"));
+	reply_release(&r);
+	http(&r, "GET", v.port, "/files//etc/passwd", NULL, NULL);
+	assert_int_equal(r.status, 500);
+	assert_non_null(strstr(r.body.buf, "may not be absolute"));
 	reply_release(&r);
 	srv_stop(&v);
 
@@ -529,8 +529,8 @@ static void test_unmatched_404(void **state)
 		  NULL);
 	http(&r, "GET", v.port, "/orders", NULL, NULL);
 	assert_int_equal(r.status, 404);
-	assert_non_null(strcasestr(r.headers.buf,
-				   "content-type: application/json"));
+	assert_non_null(
+		strcasestr(r.headers.buf, "content-type: application/json"));
 	struct ivalue *j = reply_json(&r);
 	assert_string_equal(iv_strval(iv_get(j, "error")),
 			    "no stub route matches");
@@ -595,8 +595,8 @@ static void test_records(void **state)
 		  "    respond: { status: 201 }\n",
 		  NULL);
 	assert_int_equal(stubsrv_mark(v.s), 0);
-	const char *hdrs[] = {"Content-Type: application/json",
-			      "X-Trace: t1", NULL};
+	const char *hdrs[] = {"Content-Type: application/json", "X-Trace: t1",
+			      NULL};
 	status_of(v.port, "POST", "/orders?a=1&a=2&b", "{\"qty\": 2}", hdrs);
 	size_t mark = stubsrv_mark(v.s);
 	assert_int_equal(mark, 1);
@@ -700,12 +700,11 @@ static void test_bind_failure(void **state)
 	struct ivalue *doc = parse("routes: []\n");
 	assert_null(stubsrv_start(doc, NULL, "127.0.0.1", port, &err));
 	snprintf(want, sizeof(want),
-		 "cannot listen on 127.0.0.1:%d: Address already in use",
-		 port);
+		 "cannot listen on 127.0.0.1:%d: Address already in use", port);
 	assert_string_equal(err.msg, want);
 	err_clear(&err);
-	assert_null(stubsrv_start(doc, NULL, "no-such-host.invalid", port,
-				  &err));
+	assert_null(
+		stubsrv_start(doc, NULL, "no-such-host.invalid", port, &err));
 	assert_non_null(strstr(err.msg, "cannot listen on no-such-host"));
 	iv_free(doc);
 	close(fd);
@@ -741,8 +740,9 @@ static void bad(const char *yaml, int line, int col, const char *msg)
 static void test_check_errors(void **state)
 {
 	(void)state;
-	bad("rotes: []\n", 1, 1, "unknown key 'rotes' in a stub file (did "
-				 "you mean 'routes'?)");
+	bad("rotes: []\n", 1, 1,
+	    "unknown key 'rotes' in a stub file (did "
+	    "you mean 'routes'?)");
 	bad("{}\n", 1, 1, "lacks the required key 'routes'");
 	bad("routes: {}\n", 1, 9, "'routes' in a stub file must be");
 	bad("routes:\n  - when: { path: /x }\n", 2, 5,
@@ -753,14 +753,14 @@ static void test_check_errors(void **state)
 	    "unknown key 'stauts' in response (did you mean 'status'?)");
 	bad("routes:\n  - when: { path: orders }\n    respond: {}\n", 2, 19,
 	    "a path starts with '/' or is a '~' pattern");
-	bad("routes:\n  - when: { path: \"/a?b=1\" }\n    respond: {}\n", 2,
-	    19, "has a query string");
-	bad("routes:\n  - when: { path: \"~^/a(\" }\n    respond: {}\n", 2,
-	    19, "invalid regex '^/a('");
+	bad("routes:\n  - when: { path: \"/a?b=1\" }\n    respond: {}\n", 2, 19,
+	    "has a query string");
+	bad("routes:\n  - when: { path: \"~^/a(\" }\n    respond: {}\n", 2, 19,
+	    "invalid regex '^/a('");
 	bad("routes:\n  - when: { method: [GET, \"P T\"] }\n    respond: {}\n",
 	    2, 27, "invalid method 'P T'");
-	bad("routes:\n  - when: { query: { a: \"~(\" } }\n    respond: {}\n",
-	    2, 25, "invalid regex");
+	bad("routes:\n  - when: { query: { a: \"~(\" } }\n    respond: {}\n", 2,
+	    25, "invalid regex");
 	bad("routes:\n  - when: { json: { \"$.a[\": 1 } }\n    respond: {}\n",
 	    2, 21, "invalid JSONPath");
 	bad("routes:\n  - when: { json: { $.a: { gt: [1] } } }\n"
@@ -776,8 +776,8 @@ static void test_check_errors(void **state)
 	    "invalid duration 'soon'");
 	bad("routes:\n  - respond: { json: {}, body: x }\n", 2, 26,
 	    "has 'json' already");
-	bad("routes:\n  - respond: { headers: { Content-Length: 3 } }\n", 2,
-	    27, "'Content-Length' is set by the stub server");
+	bad("routes:\n  - respond: { headers: { Content-Length: 3 } }\n", 2, 27,
+	    "'Content-Length' is set by the stub server");
 	bad("routes:\n  - respond: { headers: { X-A: [1] } }\n", 2, 32,
 	    "header 'X-A' needs a string");
 	bad("routes:\n  - respond: []\n", 2, 14,
@@ -812,7 +812,8 @@ static void test_check_errors(void **state)
 		"      json: { $.a: 1, \"$.b[*]\": { length: 2 } }\n"
 		"      body: { contains: a }\n"
 		"    respond:\n"
-		"      - { status: 201, headers: { X-Id: \"${request.params.1}\" "
+		"      - { status: 201, headers: { X-Id: "
+		"\"${request.params.1}\" "
 		"}, json: { q: \"${request.query.q}\" }, delay: 10ms }\n"
 		"      - { status: \"${request.json.code}\", file: x.json }\n"
 		"    times: 3\n");
