@@ -24,9 +24,9 @@ struct deployment;
 const char *status_name(enum itest_status s); /* "PASS", "FAIL", ... */
 
 /* Type masks for keyspecs. */
-#define TY(x) (1u << IV_##x)
+#define TY(x)	  (1u << IV_##x)
 #define TY_SCALAR (TY(STR) | TY(NUM) | TY(BOOL))
-#define TY_ANY (TY(NULL) | TY_SCALAR | TY(ARR) | TY(OBJ))
+#define TY_ANY	  (TY(NULL) | TY_SCALAR | TY(ARR) | TY(OBJ))
 
 struct itest_keyspec {
 	const char *name;
@@ -36,18 +36,19 @@ struct itest_keyspec {
 
 /* What a step may use; owned by the runner, valid during exec. */
 struct itest_stepctx {
-	const char *suite_dir;     /* default working directory */
-	const char *run_dir;       /* OUT/RUN_ID */
-	const char *artifact_dir;  /* this attempt's artifacts folder */
-	int64_t timeout_ms;        /* for this step; 0: none */
-	int cancel_fd;             /* readable once the run is interrupted */
-	size_t out_cap;            /* memory cap for captured output */
-	struct strbuf *log;        /* the test's step log; masked on output */
-	const struct ivalue *vars; /* visible variables (for external drivers) */
-	const struct suite *suite; /* the test's suite */
+	const char *suite_dir;	  /* default working directory */
+	const char *run_dir;	  /* OUT/RUN_ID */
+	const char *artifact_dir; /* this attempt's artifacts folder */
+	int64_t timeout_ms;	  /* for this step; 0: none */
+	int cancel_fd;		  /* readable once the run is interrupted */
+	size_t out_cap;		  /* memory cap for captured output */
+	struct strbuf *log;	  /* the test's step log; masked on output */
+	const struct ivalue
+		*vars; /* visible variables (for external drivers) */
+	const struct suite *suite;     /* the test's suite */
 	struct deployment *deployment; /* its stream's, or NULL */
-	const size_t *stub_marks;  /* per component: stub calls before the
-				      test began (stubsrv_mark) */
+	const size_t *stub_marks;      /* per component: stub calls before the
+					  test began (stubsrv_mark) */
 };
 
 /* A step's outcome.  `parts` holds the named parts (exit, stdout, ...). */
@@ -69,17 +70,18 @@ const struct ivalue *result_part(struct itest_result *r, const char *name,
 				 struct strbuf *why);
 
 struct itest_driver {
-	const char *name;          /* the step key: "shell" */
-	unsigned arg_types;        /* TY() bits allowed for the step value */
+	const char *name;   /* the step key: "shell" */
+	unsigned arg_types; /* TY() bits allowed for the step value */
 	const struct itest_keyspec *keys; /* for a map value; {NULL} ends */
-	const char *const *parts;  /* result part names; NULL ends */
-	size_t session_size;       /* bytes the core callocs; 0: none */
+	const char *const *parts;	  /* result part names; NULL ends */
+	size_t session_size;		  /* bytes the core callocs; 0: none */
 	/* Deeper load-time checks (no I/O); may be NULL. */
 	int (*check_step)(const struct ivalue *arg, struct itest_err *err);
 	/* May be NULL when session_size is 0. */
 	int (*open)(void *session, const struct itest_stepctx *ctx,
 		    struct itest_err *err);
-	enum itest_status (*exec)(void *session, const struct itest_stepctx *ctx,
+	enum itest_status (*exec)(void *session,
+				  const struct itest_stepctx *ctx,
 				  const struct ivalue *arg,
 				  struct itest_result *res);
 	/* A test ended on this worker (drop per-test state); may be NULL. */

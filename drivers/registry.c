@@ -5,10 +5,12 @@
 
 extern const struct itest_driver shell_driver;
 extern const struct itest_driver http_driver;
+extern const struct itest_driver stub_driver;
 
 const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
 	&http_driver,
+	&stub_driver,
 	NULL,
 };
 
@@ -49,16 +51,18 @@ const struct ivalue *result_part(struct itest_result *r, const char *name,
 	const struct ivalue *text = iv_get(r->parts, r->json_from);
 	if (!text || text->type != IV_STR) {
 		if (why)
-			strbuf_addf(why, "the result has no '%s' to read as JSON",
+			strbuf_addf(why,
+				    "the result has no '%s' to read as JSON",
 				    r->json_from);
 		return NULL;
 	}
 	struct itest_err err = ITEST_ERR_INIT;
-	struct ivalue *j = json_parse(text->u.str.s, text->u.str.len, NULL,
-				      &err);
+	struct ivalue *j =
+		json_parse(text->u.str.s, text->u.str.len, NULL, &err);
 	if (!j) {
 		if (why)
-			strbuf_addf(why, "%s is not JSON (line %d, column %d: %s)",
+			strbuf_addf(why,
+				    "%s is not JSON (line %d, column %d: %s)",
 				    r->json_from, err.loc.line, err.loc.col,
 				    err.msg);
 		return NULL;

@@ -31,8 +31,9 @@ static enum itest_status stub_exec(void *session,
 		strbuf_addf(&res->message, "no component '%s'", name);
 		return IT_ERROR;
 	}
-	struct stubsrv *srv =
-		ctx->deployment ? deploy_stub(ctx->deployment, (size_t)c) : NULL;
+	struct stubsrv *srv = ctx->deployment
+				      ? deploy_stub(ctx->deployment, (size_t)c)
+				      : NULL;
 	if (!srv) {
 		strbuf_addf(&res->message,
 			    "'%s' is not a stub in this stage (it runs for "
@@ -62,7 +63,7 @@ static enum itest_status stub_exec(void *session,
 		strbuf_addf(ctx->log, "  %s %s%s\n", method ? method : "?",
 			    path ? path : "?",
 			    m && m->type == IV_BOOL && !m->u.b ? " (unmatched)"
-								: "");
+							       : "");
 	}
 	iv_set(res->parts, "json", calls);
 	return IT_PASS;

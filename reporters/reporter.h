@@ -17,9 +17,9 @@
 /* An earlier failed attempt of a test that was retried. */
 struct rep_attempt {
 	enum itest_status status; /* IT_FAIL or IT_ERROR */
-	char *message;            /* one line */
-	char *detail;             /* full text */
-	char *log;                /* that attempt's step log */
+	char *message;		  /* one line */
+	char *detail;		  /* full text */
+	char *log;		  /* that attempt's step log */
 	double time_s;
 };
 
@@ -43,17 +43,17 @@ struct rep_case {
 
 /* One suite in one stage: a JUnit <testsuite>. */
 struct rep_stage {
-	const char *suite;      /* suite name */
-	const char *file;       /* suite file */
-	int number, nstages;    /* stage K of N (1-based) */
-	const char *strategy;   /* big-bang, ... */
-	const char *stream;     /* "main", "top", "bottom" */
-	int layer;              /* -1 when not meaningful */
-	const char *real;       /* comma-separated component names */
+	const char *suite;    /* suite name */
+	const char *file;     /* suite file */
+	int number, nstages;  /* stage K of N (1-based) */
+	const char *strategy; /* big-bang, ... */
+	const char *stream;   /* "main", "top", "bottom" */
+	int layer;	      /* -1 when not meaningful */
+	const char *real;     /* comma-separated component names */
 	const char *stubbed;
 	struct rep_case *cases; /* in file order */
 	size_t ncases;
-	int64_t start_wall_ms;  /* when the stage began (UTC ms) */
+	int64_t start_wall_ms; /* when the stage began (UTC ms) */
 	double time_s;
 };
 
@@ -74,12 +74,12 @@ struct rep_run {
 
 struct rep_opts {
 	const struct masker *mask;
-	FILE *console;      /* stdout normally */
-	int color;          /* resolved from --color, NO_COLOR and isatty */
-	int tty;            /* console is a terminal: live status line */
+	FILE *console; /* stdout normally */
+	int color;     /* resolved from --color, NO_COLOR and isatty */
+	int tty;       /* console is a terminal: live status line */
 	int verbose, quiet;
 	const char *junit_path; /* --junit FILE, or NULL */
-	int junit_rich;     /* --junit-flavor rich */
+	int junit_rich;		/* --junit-flavor rich */
 };
 
 struct reporter {

@@ -7,10 +7,30 @@
 #include "yaml.h"
 
 enum opt_id {
-	O_JOBS, O_STRATEGY, O_FILTER, O_TAG, O_VAR, O_VARS, O_OUT, O_JUNIT,
-	O_JUNIT_FLAVOR, O_RUN_ID, O_LIST, O_FAIL_FAST, O_RERUN_FAILED,
-	O_ENV, O_KEEP_GOING, O_VERBOSE, O_QUIET, O_COLOR, O_HELP, O_VERSION,
-	O_PLAN, O_AFFECTED, O_SHARD, O_KEEP,
+	O_JOBS,
+	O_STRATEGY,
+	O_FILTER,
+	O_TAG,
+	O_VAR,
+	O_VARS,
+	O_OUT,
+	O_JUNIT,
+	O_JUNIT_FLAVOR,
+	O_RUN_ID,
+	O_LIST,
+	O_FAIL_FAST,
+	O_RERUN_FAILED,
+	O_ENV,
+	O_KEEP_GOING,
+	O_VERBOSE,
+	O_QUIET,
+	O_COLOR,
+	O_HELP,
+	O_VERSION,
+	O_PLAN,
+	O_AFFECTED,
+	O_SHARD,
+	O_KEEP,
 };
 
 struct opt {
@@ -23,8 +43,7 @@ struct opt {
 
 static const struct opt options[] = {
 	{O_JOBS, 'j', "jobs", "N", "run N tests in parallel (default 1)"},
-	{O_STRATEGY, 's', "strategy", "S",
-	 "override every suite's strategy"},
+	{O_STRATEGY, 's', "strategy", "S", "override every suite's strategy"},
 	{O_FILTER, 'k', "filter", "REGEX",
 	 "only tests whose SUITE/TEST matches (PCRE2)"},
 	{O_TAG, 't', "tag", "T", "only tests tagged T; '!T' excludes"},
@@ -50,7 +69,7 @@ static const struct opt options[] = {
 	{O_AFFECTED, 0, "affected", "C",
 	 "only tests covering C or what needs it (repeatable)"},
 	{O_SHARD, 0, "shard", "I/N", "run shard I of N (not yet)"},
-	{O_KEEP, 0, "keep", NULL, "leave the deployment up (not yet)"},
+	{O_KEEP, 0, "keep", NULL, "leave the deployment up; print its URLs"},
 	{O_HELP, 'h', "help", NULL, "print this help"},
 	{O_VERSION, 0, "version", NULL, "print the version"},
 };
@@ -63,6 +82,10 @@ void cli_usage(FILE *f)
 	      "suites, run nothing\n"
 	      "       itest init                        write a starter "
 	      "suites/ folder\n"
+	      "       itest stub FILE --port N          serve a stub file on "
+	      "its own\n"
+	      "       itest gc [--run RUN_ID]           end what runs whose "
+	      "itest died left\n"
 	      "       itest version | --version | --help\n\noptions:\n",
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
@@ -222,10 +245,11 @@ static int apply(struct itest_opts *o, const struct opt *opt, const char *val)
 	case O_AFFECTED:
 		push(&o->affected, &o->naffected, val);
 		break;
-	case O_SHARD:
 	case O_KEEP:
-		return usage_error("--%s needs components, which this version "
-				   "of itest does not have yet",
+		o->keep = 1;
+		break;
+	case O_SHARD:
+		return usage_error("--%s is not in this version of itest yet",
 				   opt->longname);
 	}
 	return 0;
@@ -252,7 +276,7 @@ int cli_parse(int argc, char **argv, struct itest_opts *o)
 			o->cmd = CMD_VERSION, i++;
 		else if (!strcmp(c, "help"))
 			o->cmd = CMD_HELP, i++;
-		else if (!strcmp(c, "gc") || !strcmp(c, "merge"))
+		else if (!strcmp(c, "merge"))
 			return usage_error("'itest %s' is not in this version "
 					   "of itest yet",
 					   c);

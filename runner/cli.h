@@ -13,23 +13,24 @@ struct itest_opts {
 	enum itest_cmd cmd;
 	int jobs;
 	const char *strategy;
-	const char *filter;   /* -k REGEX */
-	const char **tags;    /* -t, "!x" excludes */
+	const char *filter; /* -k REGEX */
+	const char **tags;  /* -t, "!x" excludes */
 	size_t ntags;
-	struct ivalue *vars;  /* --var NAME=VALUE, typed as YAML (owned) */
+	struct ivalue *vars; /* --var NAME=VALUE, typed as YAML (owned) */
 	const char **vars_files;
 	size_t nvars_files;
-	const char *out;      /* -o */
+	const char *out; /* -o */
 	const char *junit;
 	int junit_rich;
 	const char *run_id;
 	int list, fail_fast, rerun_failed, keep_going;
-	const char *env;      /* --env NAME */
+	int keep;	       /* --keep: leave the deployment up */
+	const char *env;       /* --env NAME */
 	const char **affected; /* --affected C */
 	size_t naffected;
-	int plan;             /* --plan */
+	int plan; /* --plan */
 	int verbose, quiet;
-	int color;            /* -1 auto, 0 never, 1 always */
+	int color; /* -1 auto, 0 never, 1 always */
 	const char **paths;
 	size_t npaths;
 };

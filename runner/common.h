@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define ITEST_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define ITEST_NORETURN __attribute__((noreturn))
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ITEST_NORETURN	   __attribute__((noreturn))
+#define ARRAY_SIZE(a)	   (sizeof(a) / sizeof((a)[0]))
 
 /* Allocation that cannot fail: on out-of-memory itest prints and exits. */
 void *xmalloc(size_t n);

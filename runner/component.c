@@ -87,9 +87,10 @@ static int parse_ready(struct component *c, const struct ivalue *ready,
 		if (!v)
 			continue;
 		if (found++)
-			return err_set(err, &v->loc,
-				       "'ready' takes one probe: http, tcp, log "
-				       "or command");
+			return err_set(
+				err, &v->loc,
+				"'ready' takes one probe: http, tcp, log "
+				"or command");
 		c->ready = (enum ready_kind)k;
 		c->ready_arg = v->type == IV_BOOL ? NULL : v;
 		if (k == READY_TCP && v->type == IV_BOOL && !v->u.b)
@@ -142,16 +143,16 @@ static int load_stub(struct component *c, struct srclist *srcs,
 		c->stub_dir = xstrdup(c->dir);
 		return stub_check_spec(v, err);
 	}
-	char *path = v->u.str.s[0] == '/' ? xstrdup(v->u.str.s)
-					   : xasprintf("%s/%s", c->dir,
-						       v->u.str.s);
-	const struct itest_src *src = srclist_add(srcs, path, v->loc.src,
-						  v->loc.line, v->loc.col);
+	char *path = v->u.str.s[0] == '/'
+			     ? xstrdup(v->u.str.s)
+			     : xasprintf("%s/%s", c->dir, v->u.str.s);
+	const struct itest_src *src =
+		srclist_add(srcs, path, v->loc.src, v->loc.line, v->loc.col);
 	struct itest_err inner = ITEST_ERR_INIT;
 	c->stub_doc = yaml_load_file(src, &inner);
 	char *slash = strrchr(path, '/');
-	c->stub_dir = slash ? xstrndup(path, (size_t)(slash - path))
-			    : xstrdup(".");
+	c->stub_dir =
+		slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 	free(path);
 	if (!c->stub_doc) {
 		if (!inner.loc.line) /* the file itself: say so at `stub:` */
@@ -217,20 +218,21 @@ static int layer_of(struct suite *s, size_t i, unsigned char *state,
 }
 
 int components_load(struct suite *s, const struct ivalue *const *maps,
-		    const char *const *dirs, size_t nmaps,
-		    struct srclist *srcs, struct itest_err *err)
+		    const char *const *dirs, size_t nmaps, struct srclist *srcs,
+		    struct itest_err *err)
 {
-	static const char *const reserved[] = {"run", "env", "test",
-					       "request", NULL};
+	static const char *const reserved[] = {"run", "env", "test", "request",
+					       NULL};
 	/* later maps override earlier ones by name */
 	for (size_t m = 0; m < nmaps; m++) {
 		for (size_t i = 0; i < maps[m]->u.obj.n; i++) {
 			const struct imember *mem = &maps[m]->u.obj.m[i];
 			for (size_t r = 0; reserved[r]; r++)
 				if (!strcmp(mem->key, reserved[r]))
-					return err_set(err, &mem->kloc,
-						       "'%s' is a reserved name",
-						       mem->key);
+					return err_set(
+						err, &mem->kloc,
+						"'%s' is a reserved name",
+						mem->key);
 			if (!*mem->key || strchr(mem->key, '.') ||
 			    strchr(mem->key, '/'))
 				return err_set(err, &mem->kloc,
@@ -246,9 +248,9 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 			if (at >= 0) {
 				c = &s->components[at];
 			} else {
-				s->components = xrealloc(
-					s->components, (s->ncomponents + 1) *
-							       sizeof(*c));
+				s->components = xrealloc(s->components,
+							 (s->ncomponents + 1) *
+								 sizeof(*c));
 				c = &s->components[s->ncomponents++];
 			}
 			memset(c, 0, sizeof(*c));
@@ -267,7 +269,8 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 						    NULL};
 		for (size_t k = 0; later[k]; k++)
 			if (iv_member(n, later[k]))
-				return err_set(err, &iv_member(n, later[k])->kloc,
+				return err_set(err,
+					       &iv_member(n, later[k])->kloc,
 					       "'%s' is not supported by this "
 					       "version of itest",
 					       later[k]);
@@ -332,9 +335,8 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 					return err_set(err, &e->loc,
 						       "'needs' names no "
 						       "component: '%s'",
-						       iv_strval(e)
-							       ? e->u.str.s
-							       : "?");
+						       iv_strval(e) ? e->u.str.s
+								    : "?");
 				}
 				c->needs[c->nneeds++] = (size_t)j;
 			}

@@ -14,15 +14,15 @@ enum ready_kind { READY_TCP, READY_HTTP, READY_LOG, READY_COMMAND };
 struct component {
 	const char *name;
 	const struct ivalue *node;   /* its map in the suite or an include */
-	struct itest_loc kloc;       /* where its name is written */
-	const char *dir;             /* folder of the file that defines it */
+	struct itest_loc kloc;	     /* where its name is written */
+	const char *dir;	     /* folder of the file that defines it */
 	const struct ivalue *run;    /* string or argv list, or NULL */
 	const struct ivalue *env;    /* map, or NULL */
 	const struct ivalue *cwd;    /* string, or NULL */
 	const struct ivalue *deploy; /* {up, down, ready}, or NULL */
 	const struct ivalue *stub;   /* path or inline map, or NULL */
 	struct ivalue *stub_doc;     /* the stub file's tree (owned), or NULL */
-	char *stub_dir;              /* where the stub's `file:` answers live */
+	char *stub_dir;		     /* where the stub's `file:` answers live */
 	enum ready_kind ready;
 	const struct ivalue *ready_arg; /* URL, regex, command; NULL for tcp */
 	int64_t ready_timeout_ms, ready_interval_ms;
@@ -30,7 +30,7 @@ struct component {
 	int64_t stop_grace_ms;
 	size_t *needs; /* indices into the suite's components */
 	size_t nneeds;
-	int layer;       /* 0 if it needs nothing, else 1 + its needs' highest */
+	int layer; /* 0 if it needs nothing, else 1 + its needs' highest */
 	int always_stub; /* no run and no deploy: a stub in every stage */
 };
 
@@ -43,8 +43,8 @@ struct build;
  * the graph (unknown needs, cycles with their path), and computes layers.
  */
 int components_load(struct suite *s, const struct ivalue *const *maps,
-		    const char *const *dirs, size_t nmaps,
-		    struct srclist *srcs, struct itest_err *err);
+		    const char *const *dirs, size_t nmaps, struct srclist *srcs,
+		    struct itest_err *err);
 void components_free(struct suite *s);
 
 /* Index of a component by name, or -1. */

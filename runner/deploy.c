@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "deploy.h"
+#include "runtime.h"
 #include "spawn.h"
 #include "stubsrv.h"
 #include "template.h"
@@ -40,6 +41,7 @@
 #define DEPLOY_TRY_MS	  1000 /* one tcp or http try */
 #define DEPLOY_LOG_CAP	  (16 * 1024 * 1024) /* log text a `log` probe keeps */
 #define DEPLOY_SWEEP_MAX  256		     /* daemons ended per component */
+#define DEPLOY_ENGINE_MS  (10 * 60000)	     /* an engine's up or down */
 
 enum dstate { DS_OFF, DS_REAL, DS_STUB };
 
@@ -55,6 +57,9 @@ struct dstart {
 	char *probe_text;   /* the command as people read it */
 	pcre2_code *re;	    /* log probe */
 	struct strbuf seen; /* log probe: the log since log_start */
+	char **down_argv;   /* an engine's `down`, rendered when it goes up */
+	char *down_text;
+	char *key; /* "NAME.TOKEN": its `down` in the registry */
 };
 
 struct dcomp {
@@ -73,6 +78,7 @@ struct dcomp {
 struct deployment {
 	const struct suite *s;
 	char *run_id;
+	char *reg_key; /* the run in the registry of live runs, or NULL */
 	char *run_dir;
 	char *log_dir;
 	int cancel_fd;
@@ -115,40 +121,6 @@ static void add_ms(struct strbuf *sb, int64_t ms)
 }
 
 /* ---- folders ---- */
-
-/* Creates `path` (mode 0700) unless it exists; it must then be a folder
- * of ours, which is made private if it is not. */
-static int private_dir(const char *path, struct itest_err *err)
-{
-	struct stat st;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return err_set(err, NULL, "cannot create '%s': %s", path,
-			       strerror(errno));
-	if (lstat(path, &st) < 0)
-		return err_set(err, NULL, "cannot use '%s': %s", path,
-			       strerror(errno));
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
-		return err_set(err, NULL,
-			       "'%s' is not a folder of this user: refusing to "
-			       "use it",
-			       path);
-	if ((st.st_mode & 077) && chmod(path, 0700) < 0)
-		return err_set(err, NULL, "cannot make '%s' private: %s", path,
-			       strerror(errno));
-	return 0;
-}
-
-/* The runtime folder: $XDG_RUNTIME_DIR/itest or /tmp/itest-$UID. */
-static int runtime_dir(struct strbuf *out, struct itest_err *err)
-{
-	const char *x = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-	if (x && x[0] == '/' && !stat(x, &st) && S_ISDIR(st.st_mode))
-		strbuf_addf(out, "%s/itest", x);
-	else
-		strbuf_addf(out, "/tmp/itest-%ld", (long)getuid());
-	return private_dir(out->buf, err);
-}
 
 /* mkdir -p with mode 0700 for the folders it creates. */
 static int mkdir_p(const char *path, struct itest_err *err)
@@ -233,10 +205,8 @@ static int reserve_ports(struct deployment *d, struct itest_err *err)
 {
 	struct strbuf dir = STRBUF_INIT, lock = STRBUF_INIT;
 	int lo, hi, ret = -1;
-	if (port_range(&lo, &hi, err) < 0 || runtime_dir(&dir, err) < 0)
-		goto out;
-	strbuf_addstr(&dir, "/ports");
-	if (private_dir(dir.buf, err) < 0)
+	if (port_range(&lo, &hi, err) < 0 ||
+	    runtime_subdir(&dir, "ports", err) < 0)
 		goto out;
 	unsigned span = (unsigned)(hi - lo + 1), tried = 0;
 	unsigned at = random_u32() % span;
@@ -499,6 +469,9 @@ static void dstart_release(struct dstart *st)
 	free(st->probe_text);
 	pcre2_code_free(st->re);
 	strbuf_release(&st->seen);
+	free_strv(st->down_argv);
+	free(st->down_text);
+	free(st->key);
 	memset(st, 0, sizeof(*st));
 	strbuf_init(&st->seen, 0);
 }
@@ -545,47 +518,205 @@ static int prepare_probe(const struct deployment *d, struct dcomp *dc,
 	return 0;
 }
 
-static int start_real(struct deployment *d, struct dcomp *dc,
-		      struct strbuf *why)
+/* What every start needs: the environment, the probe, the folder it
+ * runs in, and where its log begins. */
+static int prepare_start(struct deployment *d, struct dcomp *dc,
+			 struct strbuf *why)
 {
 	const struct component *c = dc->c;
 	struct dstart *st = &dc->st;
 	struct itest_err err = ITEST_ERR_INIT;
 	struct stat sb;
-
-	dstart_release(st);
-	if (!(st->argv = render_argv(d, dc, c->run, NULL, why)) ||
-	    !(st->env = build_env(d, dc, why)) || prepare_probe(d, dc, why) < 0)
-		goto fail;
+	if (!(st->env = build_env(d, dc, why)) || prepare_probe(d, dc, why) < 0)
+		return -1;
 	if (c->cwd) {
 		char *cwd = render_text(d, dc, c->cwd, why);
 		if (!cwd)
-			goto fail;
+			return -1;
 		st->cwd = cwd[0] == '/' ? cwd : xasprintf("%s/%s", c->dir, cwd);
 		if (st->cwd != cwd)
 			free(cwd);
 	} else {
 		st->cwd = xstrdup(c->dir);
 	}
-	if (mkdir_p(d->log_dir, &err) < 0)
-		goto fail_err;
+	if (mkdir_p(d->log_dir, &err) < 0) {
+		strbuf_addf(why, "cannot start component '%s': %s", c->name,
+			    err.msg);
+		return -1;
+	}
 	st->log_start = stat(dc->log_path, &sb) ? 0 : sb.st_size;
+	return 0;
+}
 
+static int start_real(struct deployment *d, struct dcomp *dc,
+		      struct strbuf *why)
+{
+	const struct component *c = dc->c;
+	struct dstart *st = &dc->st;
+	struct itest_err err = ITEST_ERR_INIT;
+
+	dstart_release(st);
+	if (!(st->argv = render_argv(d, dc, c->run, NULL, why)) ||
+	    prepare_start(d, dc, why) < 0)
+		goto fail;
 	struct spawn_opts o = {0};
 	o.argv = (const char *const *)st->argv;
 	o.env = (const char *const *)st->env;
 	o.cwd = st->cwd;
 	o.cancel_fd = -1;
-	if (spawn_start(&o, dc->log_path, &dc->proc, &err) < 0)
-		goto fail_err;
+	if (spawn_start(&o, dc->log_path, &dc->proc, &err) < 0) {
+		strbuf_addf(why, "cannot start component '%s': %s", c->name,
+			    err.msg);
+		goto fail;
+	}
+	/* for the reaper and `itest gc`, should itest die */
+	runtime_add_pgid(d->reg_key, spawn_pid(dc->proc), c->stop_signal,
+			 c->stop_grace_ms);
 	st->t0 = now_ms();
 	dc->state = DS_REAL;
 	return 0;
-fail_err:
-	strbuf_addf(why, "cannot start component '%s': %s", c->name, err.msg);
 fail:
 	dstart_release(st);
 	return -1;
+}
+
+/* ---- engines (`deploy: {up, down, ready}`) ---- */
+
+/*
+ * Runs an engine's `up` or `down` (`what`) to its end, its output
+ * appended to the component's log.  0 when it exited with status 0;
+ * else -1 with one line in `why` (and the log's last lines with `tail`).
+ */
+static int run_engine_cmd(struct dcomp *dc, const char *what, char **argv,
+			  const char *text, int cancel_fd, int tail,
+			  struct strbuf *why)
+{
+	struct spawn_opts o = {0};
+	struct spawn_result r;
+	struct itest_err err = ITEST_ERR_INIT;
+	int ret = -1;
+	o.argv = (const char *const *)argv;
+	o.env = (const char *const *)dc->st.env;
+	o.cwd = dc->st.cwd;
+	o.timeout_ms = DEPLOY_ENGINE_MS;
+	o.kill_grace_ms = 5000;
+	o.cancel_fd = cancel_fd;
+	spawn_result_init(&r);
+	if (spawn_run(&o, &r, &err) < 0) {
+		strbuf_addf(why, "component '%s': deploy %s: %s", dc->c->name,
+			    what, err.msg);
+		goto out;
+	}
+	int fd = open(dc->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		      0600);
+	if (fd >= 0) {
+		dprintf(fd, "--- deploy %s: %s\n", what, text);
+		if (write(fd, r.out.buf, r.out.len) < 0 ||
+		    write(fd, r.err.buf, r.err.len) < 0)
+			r.elapsed_ms = 0; /* the log is a help, no more */
+		close(fd);
+	}
+	if (r.exited && r.status == 0) {
+		ret = 0;
+		goto out;
+	}
+	strbuf_addf(why, "component '%s': deploy %s '%s' ", dc->c->name, what,
+		    text);
+	if (r.timed_out) {
+		strbuf_addstr(why, "did not finish in ");
+		add_ms(why, DEPLOY_ENGINE_MS);
+	} else if (r.cancelled) {
+		strbuf_addstr(why, "was interrupted");
+	} else if (r.exited) {
+		strbuf_addf(why, "exited with status %d", r.status);
+	} else {
+		strbuf_addf(why, "was killed by signal %d", r.signal);
+	}
+	if (tail) {
+		add_log_tail(why, dc->log_path);
+	} else {
+		struct strbuf *out = r.err.len ? &r.err : &r.out;
+		strbuf_rtrim(out);
+		const char *nl = strrchr(out->buf, '\n');
+		const char *last = nl ? nl + 1 : out->buf;
+		if (*last)
+			strbuf_addf(why, ": %s", last);
+	}
+out:
+	spawn_result_release(&r);
+	return ret;
+}
+
+/* Notes the `down` command in the registry of live runs, so that the
+ * reaper or `itest gc` runs it should itest die before it does. */
+static void note_down(const struct deployment *d, const struct dcomp *dc)
+{
+	const struct dstart *st = &dc->st;
+	struct ivalue *cmd = iv_obj(), *argv = iv_arr(), *env = iv_arr();
+	char *cwd = realpath(st->cwd, NULL);
+	for (size_t i = 0; st->down_argv[i]; i++)
+		iv_push(argv, iv_str(st->down_argv[i]));
+	for (size_t i = 0; st->env[i]; i++)
+		iv_push(env, iv_str(st->env[i]));
+	iv_set(cmd, "component", iv_str(dc->c->name));
+	iv_set(cmd, "text", iv_str(st->down_text));
+	iv_set(cmd, "argv", argv);
+	iv_set(cmd, "env", env);
+	iv_set(cmd, "cwd", iv_str(cwd ? cwd : st->cwd));
+	iv_set(cmd, "log", iv_str(dc->log_path));
+	runtime_add_down(d->reg_key, st->key, cmd);
+	iv_free(cmd);
+	free(cwd);
+}
+
+/*
+ * Hands a component to its engine: renders `up` and `down`, notes `down`
+ * for the reaper, runs `up`.  From the moment `up` starts the component
+ * counts as real, so that `down` runs when it is stopped, even after a
+ * failed `up`.
+ */
+static int start_engine(struct deployment *d, struct dcomp *dc,
+			struct strbuf *why)
+{
+	const struct component *c = dc->c;
+	struct dstart *st = &dc->st;
+	char **up = NULL, *up_text = NULL;
+	int ret = -1;
+
+	dstart_release(st);
+	if (!(up = render_argv(d, dc, iv_get(c->deploy, "up"), &up_text,
+			       why)) ||
+	    !(st->down_argv = render_argv(d, dc, iv_get(c->deploy, "down"),
+					  &st->down_text, why)) ||
+	    prepare_start(d, dc, why) < 0) {
+		dstart_release(st);
+		goto out;
+	}
+	st->key = xstrdup(strchr(dc->marker, '=') + 1);
+	note_down(d, dc);
+	dc->state = DS_REAL;
+	ret = run_engine_cmd(dc, "up", up, up_text, d->cancel_fd, 1, why);
+	st->t0 = now_ms(); /* the probe's timeout starts when up is done */
+out:
+	free_strv(up);
+	free(up_text);
+	return ret;
+}
+
+/* Runs an engine's `down` (always: a failure is reported, not fatal). */
+static void stop_engine(struct deployment *d, struct dcomp *dc)
+{
+	struct dstart *st = &dc->st;
+	struct strbuf why = STRBUF_INIT;
+	if (!st->down_argv)
+		return;
+	if (run_engine_cmd(dc, "down", st->down_argv, st->down_text, -1, 0,
+			   &why) < 0) {
+		mask_apply(d->mask, &why);
+		fprintf(stderr, "itest: warning: %s\n", why.buf);
+	}
+	runtime_del_down(d->reg_key, st->key);
+	strbuf_release(&why);
 }
 
 /* ---- daemons ---- */
@@ -676,6 +807,9 @@ static void sweep(const struct dcomp *dc)
 static int comp_alive(const struct dcomp *dc, int *status)
 {
 	pid_t one;
+	*status = 0;
+	if (!dc->proc)
+		return 1; /* an engine's: its probe is all we know */
 	if (spawn_alive(dc->proc, status))
 		return 1;
 	if (*status != 0)
@@ -686,7 +820,10 @@ static int comp_alive(const struct dcomp *dc, int *status)
 
 static void stop_end(struct deployment *d, struct dcomp *dc)
 {
-	spawn_stop_end(dc->proc);
+	if (dc->proc)
+		spawn_stop_end(dc->proc);
+	else
+		stop_engine(d, dc);
 	sweep(dc);
 	spawn_proc_free(dc->proc);
 	dc->proc = NULL;
@@ -703,8 +840,8 @@ static void stop_reals(struct deployment *d, const unsigned char *which)
 	for (int layer = components_top(d->s); layer >= 0; layer--) {
 		for (size_t i = 0; i < d->n; i++) {
 			struct dcomp *dc = &d->comps[i];
-			if (dc->state == DS_REAL && dc->c->layer == layer &&
-			    (!which || which[i]))
+			if (dc->state == DS_REAL && dc->proc &&
+			    dc->c->layer == layer && (!which || which[i]))
 				spawn_stop_begin(dc->proc, dc->c->stop_signal,
 						 dc->c->stop_grace_ms);
 		}
@@ -952,7 +1089,8 @@ static void pause_ms(const struct deployment *d, struct dcomp **v, size_t n,
 		pf[k++] = (struct pollfd){d->cancel_fd, POLLIN, 0};
 	/* a leader that daemonized stays readable: leave it out */
 	for (size_t i = 0; i < n; i++)
-		if (spawn_fd(v[i]->proc) >= 0 && spawn_alive(v[i]->proc, NULL))
+		if (v[i]->proc && spawn_fd(v[i]->proc) >= 0 &&
+		    spawn_alive(v[i]->proc, NULL))
 			pf[k++] = (struct pollfd){spawn_fd(v[i]->proc), POLLIN,
 						  0};
 	poll(pf, k, ms <= 0 ? 0 : (int)ms + 1);
@@ -1026,6 +1164,7 @@ struct deployment *deploy_new(const struct suite *s,
 
 	d->s = s;
 	d->run_id = xstrdup(o->run_id ? o->run_id : "");
+	d->reg_key = o->reg_key ? xstrdup(o->reg_key) : NULL;
 	/* absolute: components run in their own folders */
 	d->run_dir = realpath(run_dir, NULL);
 	if (!d->run_dir) {
@@ -1103,14 +1242,7 @@ const struct ivalue *deploy_vars(const struct deployment *d)
 static int can_be(const struct component *c, enum dstate want,
 		  struct strbuf *why)
 {
-	if (want == DS_REAL && c->deploy) {
-		strbuf_addf(why,
-			    "component '%s': deploy: engines are not in this "
-			    "version yet",
-			    c->name);
-		return 0;
-	}
-	if (want == DS_REAL && !c->run) {
+	if (want == DS_REAL && !c->run && !c->deploy) {
 		strbuf_addf(why,
 			    "component '%s' has no 'run': it can only be "
 			    "a stub",
@@ -1163,7 +1295,8 @@ int deploy_apply(struct deployment *d, const unsigned char *real,
 			if (want[i] != DS_REAL || dc->state == DS_REAL ||
 			    dc->c->layer != layer)
 				continue;
-			if (start_real(d, dc, why) < 0)
+			if ((dc->c->deploy ? start_engine(d, dc, why)
+					   : start_real(d, dc, why)) < 0)
 				goto out;
 			started[k++] = dc;
 		}
@@ -1204,16 +1337,13 @@ struct stubsrv *deploy_stub(struct deployment *d, size_t c)
 	return d->comps[c].stub;
 }
 
-void deploy_free(struct deployment *d)
+/* Frees what is left once every component is stopped or left alone. */
+static void free_rest(struct deployment *d)
 {
-	if (!d)
-		return;
-	stop_reals(d, NULL);
 	for (size_t i = 0; i < d->n; i++) {
 		struct dcomp *dc = &d->comps[i];
 		if (dc->state == DS_STUB)
 			stop_stub(dc);
-		spawn_proc_free(dc->proc); /* NULL unless real */
 		dstart_release(&dc->st);
 		strbuf_release(&dc->st.seen);
 		if (dc->lock_fd >= 0)
@@ -1226,7 +1356,51 @@ void deploy_free(struct deployment *d)
 	iv_free(d->vars);
 	iv_free(d->builtins);
 	free(d->run_id);
+	free(d->reg_key);
 	free(d->run_dir);
 	free(d->log_dir);
 	free(d);
+}
+
+void deploy_free(struct deployment *d)
+{
+	if (!d)
+		return;
+	stop_reals(d, NULL);
+	for (size_t i = 0; i < d->n; i++)
+		spawn_proc_free(d->comps[i].proc); /* NULL unless real */
+	free_rest(d);
+}
+
+size_t deploy_describe(const struct deployment *d, struct strbuf *out)
+{
+	size_t n = 0, nstubs = 0;
+	for (size_t i = 0; d && i < d->n; i++) {
+		const struct dcomp *dc = &d->comps[i];
+		if (dc->state == DS_STUB)
+			nstubs++;
+		if (dc->state != DS_REAL)
+			continue;
+		strbuf_addf(out, "%s%s http://%s:%d", n ? ", " : "",
+			    dc->c->name, DEPLOY_HOST, dc->port);
+		n++;
+	}
+	if (nstubs) {
+		strbuf_addstr(out, n ? " (" : "(");
+		strbuf_addstr(out, "stubs end with itest:");
+		for (size_t i = 0; i < d->n; i++)
+			if (d->comps[i].state == DS_STUB)
+				strbuf_addf(out, " %s", d->comps[i].c->name);
+		strbuf_addch(out, ')');
+	}
+	return n;
+}
+
+void deploy_keep(struct deployment *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		spawn_proc_release(d->comps[i].proc); /* left running */
+	free_rest(d);
 }

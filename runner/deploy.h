@@ -2,9 +2,12 @@
  * A deployment (SPEC 4): the live components of one stream of one suite.
  * Each component gets a free port for the whole life of the deployment
  * (so `${C.url}` never changes within a stream); stages then make it
- * real (its `run` started in a process group of its own, logs to
- * RUN_DIR/logs/SUITE/C.log, readiness probed) or a stub (the built-in
- * stub server on the same port), starting and stopping only what changes.
+ * real (its `run` started in a process group of its own, or its
+ * engine's `deploy: up` run; logs to RUN_DIR/logs/SUITE/C.log, readiness
+ * probed) or a stub (the built-in stub server on the same port), starting
+ * and stopping only what changes.  Components started and engines' `down`
+ * commands are noted in the registry of live runs (runtime.h) under
+ * `reg_key`, for the reaper and `itest gc`.
  */
 #ifndef ITEST_DEPLOY_H
 #define ITEST_DEPLOY_H
@@ -17,11 +20,13 @@ struct deployment;
 
 struct deploy_opts {
 	const char *run_id;
+	const char *reg_key; /* the run's key in the registry of live runs
+				(runtime.h), or NULL: not noted there */
 	const char *run_dir;
-	const char *stream;       /* "main", "top", "bottom": log names */
-	const struct ivalue *cli_vars;  /* --var: looked up before suite vars */
+	const char *stream;		/* "main", "top", "bottom": log names */
+	const struct ivalue *cli_vars;	/* --var: looked up before suite vars */
 	const struct ivalue *file_vars; /* --vars / --env */
-	int cancel_fd;            /* readable: give up waiting (interrupted) */
+	int cancel_fd; /* readable: give up waiting (interrupted) */
 	const struct masker *mask;
 };
 
@@ -61,8 +66,19 @@ int deploy_check(struct deployment *d, const unsigned char *covers,
 /* The stub server currently standing in for component `c`, or NULL. */
 struct stubsrv *deploy_stub(struct deployment *d, size_t c);
 
-/* Stops everything (stop signal, grace, then SIGKILL to each group;
- * stub servers closed) and releases the ports.  Accepts NULL. */
+/* Stops everything (stop signal, grace, then SIGKILL to each group; an
+ * engine's `down`; stub servers closed) and releases the ports.  Accepts
+ * NULL. */
 void deploy_free(struct deployment *d);
+
+/* Appends "inventory http://127.0.0.1:N, orders http://..." for the
+ * components that run for real, then "(stubs end with itest: C ...)"
+ * when some are stubs.  Returns the number of real ones. */
+size_t deploy_describe(const struct deployment *d, struct strbuf *out);
+
+/* --keep: frees the deployment but leaves its real components (their
+ * processes, their engines' deployments) running; stubs end, the ports'
+ * lock files are released.  Accepts NULL. */
+void deploy_keep(struct deployment *d);
 
 #endif

@@ -4,8 +4,8 @@
  */
 #include "err.h"
 
-int err_vset(struct itest_err *e, const struct itest_loc *loc,
-	     const char *fmt, va_list ap)
+int err_vset(struct itest_err *e, const struct itest_loc *loc, const char *fmt,
+	     va_list ap)
 {
 	if (!e || e->set)
 		return -1;
@@ -83,8 +83,7 @@ void err_format(struct strbuf *out, const struct itest_err *e)
 	}
 	strbuf_addf(out, "error: %s\n", e->msg);
 	if (e->loc.src && e->loc.line)
-		add_source_line(out, e->loc.src->path, e->loc.line,
-				e->loc.col);
+		add_source_line(out, e->loc.src->path, e->loc.line, e->loc.col);
 	for (const struct itest_src *s = e->loc.src; s && s->parent;
 	     s = s->parent)
 		strbuf_addf(out, "  included from %s:%d:%d\n", s->parent->path,

@@ -35,7 +35,13 @@ struct itest_err {
 	char msg[ITEST_ERRMSG];
 };
 
-#define ITEST_ERR_INIT {0, {NULL, 0, 0}, {0}}
+#define ITEST_ERR_INIT                                                         \
+	{                                                                      \
+		0, {NULL, 0, 0},                                               \
+		{                                                              \
+			0                                                      \
+		}                                                              \
+	}
 
 /* Records the error unless one is set already.  Always returns -1.
  * `loc` may be NULL.  The message is lowercase without a period. */
@@ -43,8 +49,8 @@ ITEST_PRINTF(3, 4)
 int err_set(struct itest_err *e, const struct itest_loc *loc, const char *fmt,
 	    ...);
 ITEST_PRINTF(3, 0)
-int err_vset(struct itest_err *e, const struct itest_loc *loc,
-	     const char *fmt, va_list ap);
+int err_vset(struct itest_err *e, const struct itest_loc *loc, const char *fmt,
+	     va_list ap);
 void err_clear(struct itest_err *e);
 
 /*

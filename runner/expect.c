@@ -157,21 +157,6 @@ static size_t utf8_count(const char *s, size_t len)
 
 /* ---- showing values in messages ---- */
 
-/* Appends `text` cut to SHOW_MAX bytes (at a character boundary). */
-static void add_cut(struct strbuf *out, const char *text, size_t len,
-		    size_t total)
-{
-	if (len <= SHOW_MAX) {
-		strbuf_add(out, text, len);
-		return;
-	}
-	size_t cut = SHOW_MAX;
-	while (cut && ((unsigned char)text[cut] & 0xc0) == 0x80)
-		cut--;
-	strbuf_add(out, text, cut);
-	strbuf_addf(out, "\xe2\x80\xa6 (%zu bytes)", total);
-}
-
 /* A value as compact JSON (strings quoted), cut when long. */
 static void show(struct strbuf *out, const struct ivalue *v)
 {
@@ -181,7 +166,8 @@ static void show(struct strbuf *out, const struct ivalue *v)
 		return;
 	}
 	json_emit(&t, v, 0);
-	add_cut(out, t.buf, t.len, v->type == IV_STR ? v->u.str.len : t.len);
+	strbuf_add_cut(out, t.buf, t.len, SHOW_MAX,
+		       v->type == IV_STR ? v->u.str.len : t.len);
 	strbuf_release(&t);
 }
 
@@ -203,7 +189,7 @@ static void show_pattern(struct strbuf *out, const char *pat, size_t len)
 			strbuf_addch(&t, c);
 	}
 	strbuf_addch(out, '~');
-	add_cut(out, t.buf, t.len, len);
+	strbuf_add_cut(out, t.buf, t.len, SHOW_MAX, len);
 	strbuf_release(&t);
 }
 

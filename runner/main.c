@@ -4,10 +4,13 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "plan.h"
+#include "reaper.h"
 #include "runner.h"
 #include "stubsrv.h"
 
@@ -45,8 +48,9 @@ static int cmd_init(void)
 	}
 	FILE *f = fopen("suites/example.yml", "wx");
 	if (!f || fputs(starter_suite, f) < 0 || fclose(f) != 0) {
-		fprintf(stderr, "itest: error: cannot write "
-				"suites/example.yml: %s\n",
+		fprintf(stderr,
+			"itest: error: cannot write "
+			"suites/example.yml: %s\n",
 			strerror(errno));
 		return EXIT_USAGE;
 	}
@@ -70,8 +74,7 @@ static char *find_env_file(const struct itest_opts *o, const char *first)
 	free(dir);
 	if (stat(path, &st) == 0)
 		return path;
-	fprintf(stderr, "itest: error: --env %s: no file '%s'\n", o->env,
-		path);
+	fprintf(stderr, "itest: error: --env %s: no file '%s'\n", o->env, path);
 	free(path);
 	return NULL;
 }
@@ -90,6 +93,11 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "stub"))
 		return stubsrv_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "gc"))
+		return reaper_gc_main(argc - 1, argv + 1);
+	/* hidden: the reaper of a run (reaper.h) */
+	if (argc > 1 && !strcmp(argv[1], "__reaper"))
+		return reaper_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &o) < 0) {
 		cli_release(&o);
 		return EXIT_USAGE;
@@ -115,12 +123,13 @@ int main(int argc, char **argv)
 	ld.cli_vars = o.vars;
 	struct itest_err err = ITEST_ERR_INIT;
 	for (size_t i = 0; i < (o.npaths ? o.npaths : 1); i++)
-		if (suite_discover(o.npaths ? o.paths[i] : default_path,
-				   &paths, &npaths, &err) < 0)
+		if (suite_discover(o.npaths ? o.paths[i] : default_path, &paths,
+				   &npaths, &err) < 0)
 			goto fail;
 	if (!npaths) {
-		fprintf(stderr, "itest: error: no suite found in %s (a suite "
-				"is a YAML file with a top-level 'tests' key)\n",
+		fprintf(stderr,
+			"itest: error: no suite found in %s (a suite "
+			"is a YAML file with a top-level 'tests' key)\n",
 			o.npaths ? o.paths[0] : default_path);
 		goto out;
 	}
@@ -128,7 +137,8 @@ int main(int argc, char **argv)
 	file_vars = iv_obj();
 	char *envfile = NULL;
 	if (o.env) {
-		envfile = find_env_file(&o, o.npaths ? o.paths[0] : default_path);
+		envfile =
+			find_env_file(&o, o.npaths ? o.paths[0] : default_path);
 		if (!envfile)
 			goto out;
 	}
@@ -158,8 +168,8 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < nsuites; k++) {
 			if (strcmp(suites[k]->name, suites[nsuites]->name))
 				continue;
-			const struct ivalue *nv = iv_get(suites[nsuites]->doc,
-							 "name");
+			const struct ivalue *nv =
+				iv_get(suites[nsuites]->doc, "name");
 			struct itest_loc loc = {suites[nsuites]->src, 1, 1};
 			err_set(&err, nv ? &nv->loc : &loc,
 				"duplicate suite name '%s' (also %s)",
@@ -201,6 +211,25 @@ int main(int argc, char **argv)
 		ret = EXIT_PASS;
 		goto out;
 	}
+	/* isolation: netns, for the whole run, before any thread starts */
+	for (size_t i = 0; i < nsuites; i++) {
+		const struct imember *m =
+			iv_member(suites[i]->doc, "isolation");
+		if (!m)
+			continue;
+		if (o.keep) {
+			err_set(&err, &m->kloc,
+				"'isolation: netns' cannot be used with --keep "
+				"(the namespace ends with itest)");
+			goto fail;
+		}
+		if (!o.plan && !o.list && netns_enter(&m->kloc, &err) < 0)
+			goto fail;
+		break;
+	}
+	/* a component that daemonizes (double fork, setsid) stays our
+	 * descendant, so that teardown still finds it */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	ret = runner_run(&o, suites, nsuites, file_vars, &mask, &signo);
 	goto out;
 fail:

@@ -29,14 +29,15 @@ static void add_form(struct masker *m, const char *s, size_t len)
 
 static void base64(struct strbuf *out, const char *s, size_t len)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+				  "stuvwxyz0123456789+/";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 	for (; i + 2 < len; i += 3) {
 		strbuf_addch(out, tab[p[i] >> 2]);
 		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
-		strbuf_addch(out, tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)]);
+		strbuf_addch(out,
+			     tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)]);
 		strbuf_addch(out, tab[p[i + 2] & 63]);
 	}
 	if (len - i == 1) {
@@ -46,19 +47,6 @@ static void base64(struct strbuf *out, const char *s, size_t len)
 		strbuf_addch(out, tab[p[i] >> 2]);
 		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
 		strbuf_addch(out, tab[(p[i + 1] & 15) << 2]);
-	}
-}
-
-static void url_encode(struct strbuf *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~')
-			strbuf_addch(out, c);
-		else
-			strbuf_addf(out, "%%%02X", c);
 	}
 }
 
@@ -111,7 +99,7 @@ void mask_add(struct masker *m, const char *secret, size_t len)
 		strbuf_reset(&sb);
 		strbuf_release(&pre);
 	}
-	url_encode(&sb, secret, len);
+	strbuf_add_url_encoded(&sb, secret, len);
 	add_form(m, sb.buf, sb.len);
 	strbuf_reset(&sb);
 	strbuf_add_json_escaped(&sb, secret, len);

@@ -17,7 +17,10 @@ struct masker {
 	size_t n, alloc;
 };
 
-#define MASKER_INIT {NULL, 0, 0}
+#define MASKER_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Adds a secret value; values shorter than 3 bytes are masked only as a
  * whole line, to avoid masking every "a" in the output. */

@@ -4,8 +4,8 @@
  */
 #include "plan.h"
 
-static const char *const strategies[] = {"big-bang", "bottom-up",
-					 "top-down", "sandwich", NULL};
+static const char *const strategies[] = {"big-bang", "bottom-up", "top-down",
+					 "sandwich", NULL};
 
 /* Adds a stage; real/stubbed are filled by the caller. */
 static struct pstage *add_stage(struct plan *p, const char *stream, int layer,
@@ -68,8 +68,8 @@ static char *names(const struct suite *s, const unsigned char *set,
 }
 
 /* The layers a test covers among components that can run. */
-static void covered_layers(const struct suite *s, const struct test *t,
-			   int *lo, int *hi)
+static void covered_layers(const struct suite *s, const struct test *t, int *lo,
+			   int *hi)
 {
 	*lo = -1;
 	*hi = -1;
@@ -169,9 +169,9 @@ int plan_build(const struct suite *s, const char *strategy,
 		struct pstage *g = &p->stages[k];
 		g->real_names = names(s, g->real, NULL);
 		g->stubbed_names = names(s, g->stubbed, NULL);
-		g->new_names = names(s, g->real,
-				     g->deps[0] >= 0 ? p->stages[g->deps[0]].real
-						     : NULL);
+		g->new_names = names(
+			s, g->real,
+			g->deps[0] >= 0 ? p->stages[g->deps[0]].real : NULL);
 	}
 	/* placement */
 	for (size_t k = 0; k < s->ntests; k++) {
@@ -246,9 +246,11 @@ void plan_format(const struct plan *p, struct strbuf *out)
 		strbuf_addf(out, "    real:    %s\n", g->real_names);
 		strbuf_addf(out, "    stubbed: %s\n", g->stubbed_names);
 		if (!g->ntests)
-			strbuf_addstr(out, "    tests:   (none: not deployed)\n");
+			strbuf_addstr(out,
+				      "    tests:   (none: not deployed)\n");
 		for (size_t k = 0; k < g->ntests; k++)
-			strbuf_addf(out, "    %s %s\n", k ? "        " : "tests:  ",
+			strbuf_addf(out, "    %s %s\n",
+				    k ? "        " : "tests:  ",
 				    s->tests[g->tests[k]].name);
 	}
 }

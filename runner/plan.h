@@ -9,17 +9,17 @@
 #include "suite.h"
 
 struct pstage {
-	int number;          /* 1-based, in run order */
+	int number;	     /* 1-based, in run order */
 	const char *stream;  /* "main", "top" or "bottom" */
-	int layer;           /* the stage's layer; -1: every layer */
+	int layer;	     /* the stage's layer; -1: every layer */
 	unsigned char *real; /* per component */
 	unsigned char *stubbed;
-	size_t *tests;       /* indices into suite->tests, in file order */
+	size_t *tests; /* indices into suite->tests, in file order */
 	size_t ntests;
-	int deps[2];         /* stages whose failure blocks this one, or -1 */
-	char *real_names;    /* "a, b" (or "-") */
+	int deps[2];	  /* stages whose failure blocks this one, or -1 */
+	char *real_names; /* "a, b" (or "-") */
 	char *stubbed_names;
-	char *new_names;     /* components that became real in this stage */
+	char *new_names; /* components that became real in this stage */
 };
 
 struct plan {

@@ -1,6 +1,6 @@
 /*
  * The reaper and `itest gc` (reaper.h).  The reaper is itest itself,
- * started again as `itest __reaper RUN_ID 3` in a session of its own,
+ * started again as `itest __reaper KEY 3` in a session of its own,
  * reading a pipe whose only writer is the itest of the run: "bye" or
  * "keep" end it quietly; end-of-file without a word means that itest
  * died (SIGKILL, the OOM killer), and the reaper tears the run down from
@@ -28,11 +28,15 @@
 
 extern char **environ;
 
-#define REAPER_FD 3
-#define REAPER_GRACE_MAX_MS 5000	     /* SPEC: the grace, 5 s at most */
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define REAPER_FD	       3
+#define REAPER_GRACE_MAX_MS    5000	    /* SPEC: the grace, 5 s at most */
 #define REAPER_DOWN_TIMEOUT_MS (10 * 60000) /* an engine's down */
-#define REAPER_SWEEP_MS 2000		     /* stragglers after SIGKILL */
-#define REAPER_EXIT_WAIT_MS 5000	     /* for the reaper to exit */
+#define REAPER_SWEEP_MS	       2000	    /* stragglers after SIGKILL */
+#define REAPER_EXIT_WAIT_MS    5000	    /* for the reaper to exit */
 
 struct reaper {
 	pid_t pid;
@@ -48,7 +52,7 @@ static void sleep_ms(long ms)
 
 /* ---- itest's side ---- */
 
-struct reaper *reaper_start(const char *run_id, struct itest_err *err)
+struct reaper *reaper_start(const char *key, struct itest_err *err)
 {
 	int p[2] = {-1, -1}, e;
 	posix_spawn_file_actions_t fa;
@@ -80,10 +84,10 @@ struct reaper *reaper_start(const char *run_id, struct itest_err *err)
 	if ((e = posix_spawn_file_actions_init(&fa)))
 		goto fail;
 	fa_ok = 1;
-	if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-						  O_RDONLY, 0)) ||
-	    (e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
-						  O_WRONLY, 0)) ||
+	if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+						  0)) ||
+	    (e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
+						  0)) ||
 	    (e = posix_spawn_file_actions_adddup2(&fa, p[0], REAPER_FD)) ||
 	    (e = posix_spawn_file_actions_addclosefrom_np(&fa, REAPER_FD + 1)))
 		goto fail;
@@ -93,27 +97,28 @@ struct reaper *reaper_start(const char *run_id, struct itest_err *err)
 	sigset_t none, def;
 	sigemptyset(&none);
 	sigemptyset(&def);
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT,
-		      SIGUSR2};
+	int sigs[] = {SIGINT,  SIGTERM, SIGHUP, SIGPIPE,
+		      SIGCHLD, SIGQUIT, SIGUSR2};
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaddset(&def, sigs[i]);
 	/* a session of its own: ^C at the terminal reaches itest only */
-	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-							 POSIX_SPAWN_SETSIGMASK |
-							 POSIX_SPAWN_SETSIGDEF)) ||
+	if ((e = posix_spawnattr_setflags(
+		     &attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+				    POSIX_SPAWN_SETSIGDEF)) ||
 	    (e = posix_spawnattr_setsigmask(&attr, &none)) ||
 	    (e = posix_spawnattr_setsigdefault(&attr, &def)))
 		goto fail;
-	/* not marked with a run id: the teardown of an outer run (itest
-	 * inside a test) must not end the reaper of this one */
+	/* not marked with a run: the teardown of an outer run (itest inside
+	 * a test) must not end the reaper of this one */
 	size_t n = 0, k = 0;
 	while (environ && environ[n])
 		n++;
 	env = xcalloc(n + 1, sizeof(*env));
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "ITEST_RUN_ID=", 13))
+		if (strncmp(environ[i], "ITEST_RUN_ID=", 13) &&
+		    strncmp(environ[i], "ITEST_RUN_KEY=", 14))
 			env[k++] = environ[i];
-	char *argv[] = {(char *)"itest", (char *)"__reaper", (char *)run_id,
+	char *argv[] = {(char *)"itest", (char *)"__reaper", (char *)key,
 			(char *)"3", NULL};
 	if ((e = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env)))
 		goto fail;
@@ -162,9 +167,12 @@ void reaper_end(struct reaper *r, const char *word)
 	/* it exits as soon as it has read the word */
 	if (r->pidfd >= 0) {
 		struct pollfd pf = {r->pidfd, POLLIN, 0};
+		siginfo_t si;
 		poll(&pf, 1, REAPER_EXIT_WAIT_MS);
+		memset(&si, 0, sizeof(si));
+		waitid((idtype_t)P_PIDFD, (id_t)r->pidfd, &si,
+		       WEXITED | WNOHANG);
 		close(r->pidfd);
-		waitpid(r->pid, NULL, WNOHANG);
 	} else {
 		for (int i = 0; i < REAPER_EXIT_WAIT_MS / 10; i++) {
 			if (waitpid(r->pid, NULL, WNOHANG) != 0)
@@ -200,7 +208,7 @@ static int has_pid(const pid_t *v, size_t n, pid_t p)
  * count) that carry `want` in their environment and started at `since`
  * or later, or that belong to one of `groups`.
  */
-static void scan(const char *want, unsigned long long since,
+static void scan(const char *const *want, unsigned long long since,
 		 const pid_t *groups, size_t ngroups, struct plist *out)
 {
 	DIR *d = opendir("/proc");
@@ -213,8 +221,8 @@ static void scan(const char *want, unsigned long long since,
 		long pid = strtol(e->d_name, &end, 10);
 		struct proc_stat ps;
 		if (pid <= 0 || *end || pid == self ||
-		    runtime_proc_stat((pid_t)pid, &ps) < 0 ||
-		    ps.state == 'Z' || ps.state == 'X')
+		    runtime_proc_stat((pid_t)pid, &ps) < 0 || ps.state == 'Z' ||
+		    ps.state == 'X')
 			continue;
 		int marked = ps.start >= since &&
 			     runtime_proc_has_env((pid_t)pid, want);
@@ -303,8 +311,9 @@ static void run_downs(const struct runtime_entry *e, const char *prefix)
 			fprintf(stderr, "%srun %s: component '%s': down: %s\n",
 				prefix, e->run_id, name, err.msg);
 		} else {
-			int fd = log ? open(log, O_WRONLY | O_APPEND | O_CLOEXEC)
-				     : -1;
+			int fd =
+				log ? open(log, O_WRONLY | O_APPEND | O_CLOEXEC)
+				    : -1;
 			if (fd >= 0) {
 				dprintf(fd, "--- down (itest was gone): %s\n",
 					text);
@@ -334,7 +343,7 @@ static void run_downs(const struct runtime_entry *e, const char *prefix)
 			}
 		}
 		spawn_result_release(&r);
-		runtime_del_down(e->run_id, iv_strval(iv_get(c, "key")));
+		runtime_del_down(e->key, iv_strval(iv_get(c, "key")));
 		free_strv(argv);
 		free_strv(env);
 	}
@@ -345,13 +354,16 @@ static void run_downs(const struct runtime_entry *e, const char *prefix)
  * Ends what is left of a run (its entry locked exclusively): the stop
  * signal to each of its process groups and SIGTERM to its other marked
  * processes, the grace, SIGKILL; the `down` commands; then SIGKILL to
- * what is still marked.  A noted group is signalled only while one of
- * its members is marked (it may be a stranger's group by now).  Returns
- * how many processes were ended.
+ * what is still marked.  A noted group is signalled only while its
+ * leader is the process that itest started (same start time) or one of
+ * its members is marked: the id may be a stranger's group by now.
+ * Returns how many processes were ended.
  */
 static size_t end_run(const struct runtime_entry *e, const char *prefix)
 {
-	char *want = xasprintf("ITEST_RUN_ID=%s", e->run_id);
+	char *id = xasprintf("ITEST_RUN_ID=%s", e->run_id);
+	char *key = xasprintf("ITEST_RUN_KEY=%s", e->key);
+	const char *want[] = {id, key, NULL};
 	unsigned long long since = e->start;
 	struct runtime_group *groups = NULL;
 	size_t ngroups = 0, nours = 0, nended = 0, alloc = 0;
@@ -366,7 +378,12 @@ static size_t end_run(const struct runtime_entry *e, const char *prefix)
 		cand[i] = groups[i].pgid;
 	scan(want, since, cand, ngroups, &l);
 	for (size_t i = 0; i < ngroups; i++) {
-		int mine = 0;
+		struct proc_stat ps;
+		/* its leader is still the process itest started (alive or
+		 * a zombie), or a member carries the run id */
+		int mine = groups[i].start &&
+			   runtime_proc_stat(groups[i].pgid, &ps) == 0 &&
+			   ps.start == groups[i].start;
 		for (size_t k = 0; k < l.n && !mine; k++)
 			mine = l.v[k].pgrp == groups[i].pgid && l.v[k].marked;
 		if (!mine)
@@ -412,7 +429,8 @@ static size_t end_run(const struct runtime_entry *e, const char *prefix)
 	free(cand);
 	free(ours);
 	free(groups);
-	free(want);
+	free(id);
+	free(key);
 	return nended;
 }
 
@@ -427,7 +445,7 @@ int reaper_main(int argc, char **argv)
 	char *end;
 	if (argc != 3)
 		return EXIT_USAGE;
-	const char *run_id = argv[1];
+	const char *key = argv[1];
 	long fd = strtol(argv[2], &end, 10);
 	if (*end || fd < 0)
 		return EXIT_USAGE;
@@ -448,7 +466,7 @@ int reaper_main(int argc, char **argv)
 	}
 	/* end of file without a word: itest died */
 	close((int)fd);
-	if (runtime_entry_open(run_id, 1, &e, &err) != 0)
+	if (runtime_entry_open(key, 1, &e, &err) != 0)
 		return 0; /* it was ended already */
 	if (e.kept) {
 		runtime_entry_close(&e);
@@ -457,7 +475,7 @@ int reaper_main(int argc, char **argv)
 	size_t n = end_run(&e, "itest: reaper: ");
 	fprintf(stderr,
 		"itest: reaper: run %s: itest died; ended %zu process%s\n",
-		run_id, n, n == 1 ? "" : "es");
+		e.run_id, n, n == 1 ? "" : "es");
 	runtime_entry_remove(&e);
 	return 0;
 }
@@ -472,41 +490,29 @@ static void gc_usage(FILE *f)
 	      f);
 }
 
-static void print_ended(const char *run_id, size_t n)
+/* Ends one run whose entry is locked; says so. */
+static void gc_end(struct runtime_entry *e)
 {
-	printf("run %s: ended %zu process%s\n", run_id, n, n == 1 ? "" : "es");
+	size_t n = runtime_entry_this_boot(e) ? end_run(e, "itest: ") : 0;
+	printf("run %s: ended %zu process%s\n", e->run_id, n,
+	       n == 1 ? "" : "es");
+	fflush(stdout);
+	runtime_entry_remove(e);
 }
 
-static int gc_one(const char *run_id)
+/* Whether registry key `key` belongs to run `run_id` (KEY = RUN_ID.TOKEN). */
+static int key_of(const char *key, const char *run_id)
 {
-	struct itest_err err = ITEST_ERR_INIT;
-	struct runtime_entry e;
-	int rc = runtime_entry_open(run_id, 0, &e, &err);
-	if (rc < 0) {
-		fprintf(stderr, "itest: error: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	if (rc == 1 || runtime_entry_itest_alive(&e)) {
-		fprintf(stderr,
-			"itest: error: run '%s' is still running (or being "
-			"ended by its reaper)\n",
-			run_id);
-		if (rc == 0)
-			runtime_entry_close(&e);
-		return EXIT_TESTFAIL;
-	}
-	print_ended(run_id, runtime_entry_this_boot(&e) ? end_run(&e, "itest: ")
-							 : 0);
-	runtime_entry_remove(&e);
-	return EXIT_PASS;
+	size_t len = strlen(run_id);
+	return !strncmp(key, run_id, len) && key[len] == '.';
 }
 
 int reaper_gc_main(int argc, char **argv)
 {
 	struct itest_err err = ITEST_ERR_INIT;
 	const char *only = NULL;
-	char **ids = NULL;
-	size_t n = 0, said = 0;
+	char **keys = NULL;
+	size_t n = 0, ended = 0, said = 0, busy = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--run") && i + 1 < argc) {
 			only = argv[++i];
@@ -525,41 +531,58 @@ int reaper_gc_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (only)
-		return gc_one(only);
-	if (runtime_list(&ids, &n, &err) < 0) {
+	if (runtime_list(&keys, &n, &err) < 0) {
 		fprintf(stderr, "itest: error: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct runtime_entry e;
 		struct itest_err oerr = ITEST_ERR_INIT;
-		/* busy: its itest (or its reaper, or another gc) has it */
-		if (runtime_entry_open(ids[i], 0, &e, &oerr) != 0)
+		if (only && !key_of(keys[i], only))
 			continue;
-		if (runtime_entry_itest_alive(&e)) {
-			runtime_entry_close(&e);
-		} else if (!runtime_entry_this_boot(&e)) {
+		/* busy: its itest (or its reaper, or another gc) has it */
+		int rc = runtime_entry_open(keys[i], 0, &e, &oerr);
+		if (rc == 1 || (rc == 0 && runtime_entry_itest_alive(&e))) {
+			busy++;
+			if (rc == 0)
+				runtime_entry_close(&e);
+			continue;
+		}
+		if (rc < 0)
+			continue; /* ended meanwhile */
+		if (!runtime_entry_this_boot(&e)) {
 			printf("run %s: left from before a reboot; entry "
 			       "removed\n",
-			       ids[i]);
+			       e.run_id);
 			runtime_entry_remove(&e);
 			said++;
-		} else if (e.kept) {
+		} else if (e.kept && !only) {
 			printf("run %s: kept by --keep (end it with: itest gc "
 			       "--run %s)\n",
-			       ids[i], ids[i]);
+			       e.run_id, e.run_id);
 			runtime_entry_close(&e);
 			said++;
 		} else {
-			print_ended(ids[i], end_run(&e, "itest: "));
-			runtime_entry_remove(&e);
+			gc_end(&e);
+			ended++;
 			said++;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
+		free(keys[i]);
+	free(keys);
+	if (only && !ended) {
+		if (busy)
+			fprintf(stderr,
+				"itest: error: run '%s' is still running (or "
+				"being ended by its reaper)\n",
+				only);
+		else
+			fprintf(stderr,
+				"itest: error: no run '%s' in the registry\n",
+				only);
+		return busy ? EXIT_TESTFAIL : EXIT_USAGE;
+	}
 	if (!said)
 		printf("nothing to clean up\n");
 	return EXIT_PASS;

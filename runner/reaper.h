@@ -5,8 +5,8 @@
  * teardown from the registry of live runs (runtime.h): the stop signal
  * to each component's process group, the grace (5 s at most), SIGKILL;
  * the engines' `down` commands; then SIGKILL to every process whose
- * environment carries ITEST_RUN_ID=RUN_ID and that started after the run
- * began.
+ * environment carries ITEST_RUN_ID=RUN_ID (and the run's ITEST_RUN_KEY)
+ * and that started after the run began.
  */
 #ifndef ITEST_REAPER_H
 #define ITEST_REAPER_H
@@ -16,10 +16,10 @@
 struct reaper;
 
 /*
- * Starts `itest __reaper RUN_ID 3` in a session of its own (the run must
- * be registered).  NULL with err on failure.
+ * Starts `itest __reaper KEY 3` in a session of its own for the run
+ * registered under KEY (runtime.h).  NULL with err on failure.
  */
-struct reaper *reaper_start(const char *run_id, struct itest_err *err);
+struct reaper *reaper_start(const char *key, struct itest_err *err);
 
 /*
  * Tells the reaper how the run ended and waits for it to exit: "bye"
@@ -28,7 +28,7 @@ struct reaper *reaper_start(const char *run_id, struct itest_err *err);
  */
 void reaper_end(struct reaper *r, const char *word);
 
-/* The hidden command `itest __reaper RUN_ID FD` (argv[0] is
+/* The hidden command `itest __reaper KEY FD` (argv[0] is
  * "__reaper"). */
 int reaper_main(int argc, char **argv);
 

@@ -21,8 +21,11 @@
 #include "deploy.h"
 #include "expect.h"
 #include "plan.h"
+#include "reaper.h"
 #include "reporter.h"
 #include "runner.h"
+#include "runtime.h"
+#include "spawn.h"
 #include "template.h"
 
 #define OUT_CAP_DEFAULT (4u << 20)
@@ -38,10 +41,10 @@ enum stage_state { ST_PENDING, ST_DEPLOYING, ST_RUNNING, ST_TEARDOWN, ST_DONE };
  */
 struct stream {
 	struct suite *suite;
-	const char *name;        /* "main", "top", "bottom" */
-	struct deployment *dep;  /* NULL until deployed; none without
-				    components */
-	size_t remaining;        /* stages not yet done */
+	const char *name;	/* "main", "top", "bottom" */
+	struct deployment *dep; /* NULL until deployed; none without
+				   components */
+	size_t remaining;	/* stages not yet done */
 	int setup_done;
 	struct ivalue *setup_caps;
 	char *setup_error;  /* setup failed: why, one line */
@@ -49,21 +52,36 @@ struct stream {
 	int deploy_failed;
 };
 
+/*
+ * A suite's `lock: NAME`: taken before its first deployment, released
+ * after the teardown of its last stream.  Two suites of one run that
+ * name the same lock do not wait for each other in a worker (the holder
+ * might need that worker): the second one's stages are simply not
+ * started until the first one is done.
+ */
+struct slock {
+	const struct suite *suite;
+	const char *name;
+	int fd;		/* holding it, or -1 */
+	int taking;	/* a worker is waiting for it */
+	size_t streams; /* streams of the suite not yet torn down */
+};
+
 struct stage {
 	struct suite *suite;
 	struct stream *stream;
 	const struct pstage *ps; /* the plan's stage */
-	int deps[2];             /* indices into run->stages, or -1 */
-	struct test **tests;     /* selected, file order */
+	int deps[2];		 /* indices into run->stages, or -1 */
+	struct test **tests;	 /* selected, file order */
 	size_t ntests;
-	struct rep_stage rep;    /* rep.cases: one per test (+ [teardown]) */
-	unsigned char *done;     /* per case: result final */
+	struct rep_stage rep; /* rep.cases: one per test (+ [teardown]) */
+	unsigned char *done;  /* per case: result final */
 	enum stage_state state;
-	size_t next;     /* next test to start */
-	size_t running;  /* tests in progress */
+	size_t next;	 /* next test to start */
+	size_t running;	 /* tests in progress */
 	size_t reported; /* cases handed to the reporters */
-	int failed;      /* a test failed or errored (a flaky pass does not) */
-	char *blocked;   /* why this stage's tests do not run, or NULL */
+	int failed;	 /* a test failed or errored (a flaky pass does not) */
+	char *blocked;	 /* why this stage's tests do not run, or NULL */
 	double t0;
 };
 
@@ -79,12 +97,12 @@ struct run {
 	size_t nstages;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int cancel_fd;   /* readable once interrupted: ends running steps */
-	int force_fd;    /* readable on a second signal: ends teardown too */
+	int cancel_fd; /* readable once interrupted: ends running steps */
+	int force_fd;  /* readable on a second signal: ends teardown too */
 	atomic_int interrupted;
 	atomic_int signo;
 	atomic_int quit; /* the signal thread ends */
-	int stop;        /* --fail-fast tripped */
+	int stop;	 /* --fail-fast tripped */
 	const char *stop_reason;
 	int deploy_failed; /* exit 3 */
 	size_t report_stage;
@@ -95,12 +113,16 @@ struct run {
 	struct rep_run rep;
 	char *run_id, *run_dir;
 	double t0;
+	struct slock *slocks;
+	size_t nslocks;
+	struct runtime_reg *reg; /* this run in the registry of live runs */
+	struct reaper *reaper;
 };
 
 /* One worker thread: its driver sessions are its own. */
 struct worker {
 	struct run *run;
-	void **sessions;      /* per driver in itest_drivers[] */
+	void **sessions; /* per driver in itest_drivers[] */
 	unsigned char *opened;
 	size_t ndrivers;
 };
@@ -110,14 +132,14 @@ struct exec {
 	struct worker *w;
 	struct stage *stage;
 	const struct test *test; /* NULL for setup/teardown */
-	struct ivalue *caps;     /* captures of this test (or setup) */
+	struct ivalue *caps;	 /* captures of this test (or setup) */
 	struct strbuf *log;
-	double deadline;         /* monotonic ms; 0: none */
+	double deadline; /* monotonic ms; 0: none */
 	int64_t test_timeout_ms;
 	int cancel_fd;
-	int run_all;             /* teardown: run every step, even after one fails */
-	struct strbuf message;   /* the first failure: one line */
-	struct strbuf detail;    /* the first failure: the full text */
+	int run_all; /* teardown: run every step, even after one fails */
+	struct strbuf message; /* the first failure: one line */
+	struct strbuf detail;  /* the first failure: the full text */
 	const char *artifact_dir;
 };
 
@@ -293,8 +315,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			}
 			if (expect)
 				status = expect_eval(expect, &res,
-						     x->stage->suite->dir,
-						     why);
+						     x->stage->suite->dir, why);
 			if (status == IT_PASS && capture)
 				status = capture_eval(capture, &res, x->caps,
 						      why);
@@ -371,8 +392,8 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 	if (st->name && tpl_has_vars(st->name, strlen(st->name))) {
 		/* a step name may use variables too */
 		struct itest_err err = ITEST_ERR_INIT;
-		if (tpl_render_text(st->name, strlen(st->name), sc, &name,
-				    NULL, &err) < 0) {
+		if (tpl_render_text(st->name, strlen(st->name), sc, &name, NULL,
+				    &err) < 0) {
 			strbuf_reset(&name);
 			strbuf_addstr(&name, st->name);
 		}
@@ -388,8 +409,8 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 		/* a block: its parameters shadow everything; its captures
 		 * land in this test's captures */
 		struct itest_err err = ITEST_ERR_INIT;
-		struct ivalue *params = st->with ? tpl_render(st->with, sc, &err)
-						 : iv_obj();
+		struct ivalue *params =
+			st->with ? tpl_render(st->with, sc, &err) : iv_obj();
 		if (!params) {
 			strbuf_addstr(&why, err.msg);
 			status = IT_ERROR;
@@ -397,7 +418,8 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 			struct scope inner = *sc;
 			char *sub = xasprintf("%s.", label);
 			memmove(inner.layers + 1, inner.layers,
-				(SCOPE_MAX_LAYERS - 1) * sizeof(inner.layers[0]));
+				(SCOPE_MAX_LAYERS - 1) *
+					sizeof(inner.layers[0]));
 			inner.layers[0] = params;
 			if (inner.nlayers < SCOPE_MAX_LAYERS)
 				inner.nlayers++;
@@ -443,8 +465,8 @@ static struct ivalue *make_builtins(struct run *r, const struct stage *s,
 				    const struct test *t)
 {
 	struct ivalue *b = iv_obj(), *run = iv_obj(), *test = iv_obj();
-	const struct ivalue *cv = s->stream->dep ? deploy_vars(s->stream->dep)
-						 : NULL;
+	const struct ivalue *cv =
+		s->stream->dep ? deploy_vars(s->stream->dep) : NULL;
 	for (size_t i = 0; cv && i < cv->u.obj.n; i++)
 		iv_set(b, cv->u.obj.m[i].key, iv_clone(cv->u.obj.m[i].val));
 	iv_set(run, "id", iv_str(r->run_id));
@@ -488,10 +510,10 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 	double t0 = now_ms();
 	if (s->stream->setup_error) {
 		rc->status = IT_ERROR;
-		rc->message = xasprintf("setup failed: %s",
-					s->stream->setup_error);
-		rc->detail = xasprintf("setup failed: %s",
-				       s->stream->setup_detail);
+		rc->message =
+			xasprintf("setup failed: %s", s->stream->setup_error);
+		rc->detail =
+			xasprintf("setup failed: %s", s->stream->setup_detail);
 		goto out;
 	}
 	if (t->skip) {
@@ -541,9 +563,9 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 		log.cap = LOG_CAP;
 		struct exec x = {0};
 		struct scope sc;
-		char *artdir = xasprintf("%s/artifacts/%s/%s/attempt-%d",
-					 r->run_dir, s->suite->name, t->name,
-					 attempt);
+		char *artdir =
+			xasprintf("%s/artifacts/%s/%s/attempt-%d", r->run_dir,
+				  s->suite->name, t->name, attempt);
 		x.w = w;
 		x.stage = s;
 		x.test = t;
@@ -566,7 +588,8 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 		rc->time_s = (now_ms() - t0) / 1e3;
 		if (log.dropped) {
 			log.cap = 0;
-			strbuf_addf(&log, "\n... (%zu more bytes of log dropped)\n",
+			strbuf_addf(&log,
+				    "\n... (%zu more bytes of log dropped)\n",
 				    log.dropped);
 		}
 		if (st == IT_PASS || attempt == 1 + t->retries ||
@@ -579,8 +602,9 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 				rc->detail = masked(r, x.detail.buf);
 			}
 		} else {
-			rc->failed = xrealloc(rc->failed, (rc->nfailed + 1) *
-								  sizeof(*rc->failed));
+			rc->failed = xrealloc(rc->failed,
+					      (rc->nfailed + 1) *
+						      sizeof(*rc->failed));
 			struct rep_attempt *a = &rc->failed[rc->nfailed++];
 			a->status = st;
 			a->message = masked(r, x.message.buf);
@@ -702,14 +726,12 @@ static void report_status(struct run *r)
 			    (now_ms() - r->t0) / 1e3);
 	for (size_t k = 0; k < r->nreps; k++)
 		if (r->reps[k]->status)
-			r->reps[k]->status(r->repst[k],
-					   sb.len ? sb.buf : NULL);
+			r->reps[k]->status(r->repst[k], sb.len ? sb.buf : NULL);
 	strbuf_release(&sb);
 }
 
 /* Marks the tests of a stage that will not start, with a reason. */
-static void abandon_rest(struct stage *s, enum itest_status st,
-			 const char *why)
+static void abandon_rest(struct stage *s, enum itest_status st, const char *why)
 {
 	for (; s->next < s->ntests; s->next++) {
 		struct rep_case *rc = &s->rep.cases[s->next];
@@ -749,20 +771,66 @@ static int deps_done(struct run *r, const struct stage *s)
 	return 1;
 }
 
+static struct slock *find_slock(struct run *r, const struct suite *su)
+{
+	for (size_t i = 0; i < r->nslocks; i++)
+		if (r->slocks[i].suite == su)
+			return &r->slocks[i];
+	return NULL;
+}
+
+/* Must the stage wait, because its suite's lock is being taken, or is
+ * held by another suite of this run?  Called locked. */
+static int lock_busy(struct run *r, const struct stage *s)
+{
+	const struct slock *sl = find_slock(r, s->suite);
+	if (!sl || sl->fd >= 0)
+		return 0;
+	if (sl->taking)
+		return 1;
+	for (size_t i = 0; i < r->nslocks; i++) {
+		const struct slock *o = &r->slocks[i];
+		if (o != sl && !strcmp(o->name, sl->name) &&
+		    (o->fd >= 0 || o->taking))
+			return 1;
+	}
+	return 0;
+}
+
+/* Takes the suite's lock (machine-wide: it waits for other runs).
+ * Called unlocked, with sl->taking set. */
+static int take_lock(struct run *r, struct slock *sl, struct strbuf *why)
+{
+	struct itest_err err = ITEST_ERR_INIT;
+	int fd = runtime_lock(sl->name, r->run_id, r->cancel_fd, &err);
+	pthread_mutex_lock(&r->mu);
+	sl->fd = fd;
+	sl->taking = 0;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (fd < 0)
+		strbuf_addstr(why, err.msg);
+	return fd < 0 ? -1 : 0;
+}
+
 /*
- * Brings a stage up: its deployment moved to the stage's components, and
- * the stream's setup on its first deployed stage.  Called unlocked.
+ * Brings a stage up: the suite's lock when `sl` says it must be taken,
+ * its deployment moved to the stage's components, and the stream's setup
+ * on its first deployed stage.  Called unlocked.
  */
-static void bring_up(struct worker *w, struct stage *s)
+static void bring_up(struct worker *w, struct stage *s, struct slock *sl)
 {
 	struct run *r = w->run;
 	struct stream *sm = s->stream;
 	struct strbuf why = STRBUF_INIT;
-	if (s->suite->ncomponents && !sm->deploy_failed) {
+	if (sl && take_lock(r, sl, &why) < 0)
+		sm->deploy_failed = 1;
+	if (why.len || (s->suite->ncomponents && !sm->deploy_failed)) {
 		struct itest_err err = ITEST_ERR_INIT;
-		if (!sm->dep) {
+		if (!why.len && !sm->dep) {
 			struct deploy_opts dopts = {0};
 			dopts.run_id = r->run_id;
+			dopts.reg_key = r->reg ? runtime_reg_key(r->reg) : NULL;
 			dopts.run_dir = r->run_dir;
 			dopts.stream = sm->name;
 			dopts.cancel_fd = r->cancel_fd;
@@ -773,7 +841,7 @@ static void bring_up(struct worker *w, struct stage *s)
 			if (!sm->dep)
 				strbuf_addstr(&why, err.msg);
 		}
-		if (sm->dep &&
+		if (!why.len && sm->dep &&
 		    deploy_apply(sm->dep, s->ps->real, s->ps->stubbed, &why) <
 			    0 &&
 		    !why.len)
@@ -803,11 +871,14 @@ static void bring_up(struct worker *w, struct stage *s)
 }
 
 /* Ends a stream after its last stage: teardown, then the deployment.
+ * With --keep, nothing: the deployment stays up (keep_deployments()).
  * Called unlocked; returns the [teardown] failure, if any. */
 static void tear_down(struct worker *w, struct stage *s, struct fixture *fx)
 {
 	struct stream *sm = s->stream;
 	memset(fx, 0, sizeof(*fx));
+	if (w->run->o->keep)
+		return;
 	if (sm->setup_done)
 		run_fixture(w, s, &s->suite->teardown, 1, fx);
 	deploy_free(sm->dep);
@@ -825,7 +896,9 @@ static void *worker_main(void *arg)
 			struct stage *s = &r->stages[i];
 			if (s->state != ST_DONE)
 				all_done = 0;
-			if (s->state == ST_PENDING && deps_done(r, s)) {
+			if (s->state == ST_PENDING && deps_done(r, s) &&
+			    (!lock_busy(r, s) ||
+			     atomic_load(&r->interrupted))) {
 				progressed = 1;
 				s->t0 = now_ms();
 				s->rep.start_wall_ms = wall_ms();
@@ -839,9 +912,15 @@ static void *worker_main(void *arg)
 					/* a stage with no selected test is
 					 * not deployed */
 				} else {
+					struct slock *sl =
+						find_slock(r, s->suite);
+					if (sl && sl->fd < 0)
+						sl->taking = 1;
+					else
+						sl = NULL;
 					s->state = ST_DEPLOYING;
 					pthread_mutex_unlock(&r->mu);
-					bring_up(w, s);
+					bring_up(w, s, sl);
 					pthread_mutex_lock(&r->mu);
 					if (s->stream->deploy_failed)
 						r->deploy_failed = 1;
@@ -883,7 +962,8 @@ static void *worker_main(void *arg)
 					progressed = 1;
 					if (--s->stream->remaining) {
 						s->rep.time_s =
-							(now_ms() - s->t0) / 1e3;
+							(now_ms() - s->t0) /
+							1e3;
 						s->state = ST_DONE;
 						report_ready(r);
 						continue;
@@ -892,6 +972,13 @@ static void *worker_main(void *arg)
 					pthread_mutex_unlock(&r->mu);
 					tear_down(w, s, &fx);
 					pthread_mutex_lock(&r->mu);
+					struct slock *sl =
+						find_slock(r, s->suite);
+					if (sl && !--sl->streams &&
+					    sl->fd >= 0) {
+						close(sl->fd);
+						sl->fd = -1;
+					}
 					if (fx.failed) {
 						/* a failing teardown is a case
 						 * of its own */
@@ -908,13 +995,14 @@ static void *worker_main(void *arg)
 						tc->message = fx.message;
 						tc->detail = fx.detail;
 						tc->log = fx.log;
-						fx.message = fx.detail = fx.log =
-							NULL;
+						fx.message = fx.detail =
+							fx.log = NULL;
 						s->done[s->rep.ncases] = 1;
 						s->rep.ncases++;
 					}
 					fixture_release(&fx);
-					s->rep.time_s = (now_ms() - s->t0) / 1e3;
+					s->rep.time_s =
+						(now_ms() - s->t0) / 1e3;
 					s->state = ST_DONE;
 					report_ready(r);
 				}
@@ -968,6 +1056,7 @@ static void *signal_main(void *arg)
 				continue;
 			}
 		} else {
+			spawn_reap_strays();
 			pthread_mutex_lock(&r->mu);
 			report_status(r);
 			pthread_mutex_unlock(&r->mu);
@@ -1022,9 +1111,8 @@ static int affected(const struct itest_opts *o, const struct suite *su,
 	while (changed) {
 		changed = 0;
 		for (size_t i = 0; i < n; i++)
-			for (size_t k = 0; !hit[i] &&
-					   k < su->components[i].nneeds;
-			     k++)
+			for (size_t k = 0;
+			     !hit[i] && k < su->components[i].nneeds; k++)
 				if (hit[su->components[i].needs[k]])
 					hit[i] = changed = 1;
 	}
@@ -1035,8 +1123,8 @@ static int affected(const struct itest_opts *o, const struct suite *su,
 }
 
 static int selected(const struct itest_opts *o, const struct suite *su,
-		    const struct test *t, pcre2_code *re,
-		    pcre2_match_data *md, char **rerun, size_t nrerun)
+		    const struct test *t, pcre2_code *re, pcre2_match_data *md,
+		    char **rerun, size_t nrerun)
 {
 	if (!affected(o, su, t))
 		return 0;
@@ -1138,9 +1226,65 @@ static void free_case(struct rep_case *c, int teardown)
 	(void)teardown;
 }
 
+/*
+ * --keep: leaves every deployment up, says how to reach it and how to end
+ * it.  Returns whether something runs for real.
+ */
+static int keep_deployments(struct run *r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int kept = 0;
+	for (size_t i = 0; i < r->nstreams; i++) {
+		struct stream *sm = &r->streams[i];
+		if (!sm->dep)
+			continue;
+		strbuf_reset(&sb);
+		if (deploy_describe(sm->dep, &sb)) {
+			printf("kept: %s%s%s: %s\n", sm->suite->name,
+			       strcmp(sm->name, "main") ? "@" : "",
+			       strcmp(sm->name, "main") ? sm->name : "",
+			       sb.buf);
+			kept = 1;
+		}
+		deploy_keep(sm->dep);
+		sm->dep = NULL;
+	}
+	if (kept)
+		printf("tear down with: itest gc --run %s\n", r->run_id);
+	fflush(stdout);
+	strbuf_release(&sb);
+	return kept;
+}
+
+/*
+ * Puts the run in the registry of live runs and starts its reaper, before
+ * anything is deployed and before any thread starts.  Without them a run
+ * with components does not start; one without goes on with a warning.
+ */
+static int register_run(struct run *r)
+{
+	struct itest_err err = ITEST_ERR_INIT;
+	int components = 0;
+	for (size_t i = 0; i < r->nplans; i++)
+		components |= r->plans[i].suite->ncomponents > 0;
+	r->reg = runtime_register(r->run_id, r->run_dir, &err);
+	if (r->reg)
+		r->reaper = reaper_start(runtime_reg_key(r->reg), &err);
+	if (r->reg && r->reaper)
+		return 0;
+	if (components) {
+		fprintf(stderr, "itest: error: %s\n", err.msg);
+		return -1;
+	}
+	fprintf(stderr,
+		"itest: warning: %s (what this run leaves cannot be ended "
+		"should itest die)\n",
+		err.msg);
+	return 0;
+}
+
 int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
-	       const struct ivalue *file_vars, struct masker *mask,
-	       int *signo)
+	       const struct ivalue *file_vars, struct masker *mask, int *signo)
 {
 	struct run run = {0}, *r = &run;
 	pcre2_code *re = NULL;
@@ -1150,7 +1294,7 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	int ret = EXIT_USAGE;
 	pthread_t *threads = NULL, sigthread;
 	struct worker *workers = NULL;
-	int sigthread_started = 0;
+	int sigthread_started = 0, kept = 0;
 	sigset_t set, oldset;
 
 	*signo = 0;
@@ -1238,7 +1382,8 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 						     : (int)first + ps->deps[d];
 			s->tests = xcalloc(ps->ntests + 1, sizeof(*s->tests));
 			for (size_t t = 0; t < ps->ntests; t++)
-				s->tests[s->ntests++] = &su->tests[ps->tests[t]];
+				s->tests[s->ntests++] =
+					&su->tests[ps->tests[t]];
 			s->rep.suite = su->name;
 			s->rep.file = su->path;
 			s->rep.number = ps->number;
@@ -1247,8 +1392,8 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 			s->rep.stream = ps->stream;
 			s->rep.layer = ps->layer;
 			s->rep.real = su->ncomponents ? ps->real_names : "";
-			s->rep.stubbed = su->ncomponents ? ps->stubbed_names
-							 : "";
+			s->rep.stubbed =
+				su->ncomponents ? ps->stubbed_names : "";
 			/* one spare case for a failing teardown */
 			s->rep.cases =
 				xcalloc(s->ntests + 1, sizeof(*s->rep.cases));
@@ -1263,6 +1408,19 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 			s->rep.ncases = s->ntests;
 			total += s->ntests;
 		}
+	}
+	r->slocks = xcalloc(r->nplans + 1, sizeof(*r->slocks));
+	for (size_t i = 0; i < r->nplans; i++) {
+		const struct suite *su = r->plans[i].suite;
+		const char *name = iv_strval(iv_get(su->doc, "lock"));
+		if (!name)
+			continue;
+		struct slock *sl = &r->slocks[r->nslocks++];
+		sl->suite = su;
+		sl->name = name;
+		sl->fd = -1;
+		for (size_t k = 0; k < r->nstreams; k++)
+			sl->streams += r->streams[k].suite == su;
 	}
 	if (o->plan) {
 		struct strbuf sb = STRBUF_INIT;
@@ -1282,9 +1440,10 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	}
 	if (!total) {
 		if (o->rerun_failed || o->naffected) {
-			printf("%s\n", o->rerun_failed
-					       ? "no test failed in the last run"
-					       : "no test is affected");
+			printf("%s\n",
+			       o->rerun_failed
+				       ? "no test failed in the last run"
+				       : "no test is affected");
 			ret = EXIT_PASS;
 		} else {
 			fprintf(stderr, "itest: error: no test selected\n");
@@ -1303,8 +1462,9 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		free(cwd);
 	}
 	if (mkdir_p(o->out, 0755) < 0 || mkdir(r->run_dir, 0700) < 0) {
-		fprintf(stderr, "itest: error: cannot create the run folder "
-				"'%s': %s\n",
+		fprintf(stderr,
+			"itest: error: cannot create the run folder "
+			"'%s': %s\n",
 			r->run_dir, strerror(errno));
 		goto out;
 	}
@@ -1317,6 +1477,19 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 
 	r->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->force_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (register_run(r) < 0) {
+		ret = EXIT_DEPLOY;
+		goto out;
+	}
+	/* every process of the run carries its id and its registry key
+	 * (components get the id from deploy.c too): the reaper and `itest
+	 * gc` find them by these.  Set before any thread starts. */
+	setenv("ITEST_RUN_ID", r->run_id, 1);
+	if (r->reg)
+		setenv("ITEST_RUN_KEY", runtime_reg_key(r->reg), 1);
+	else
+		unsetenv("ITEST_RUN_KEY");
 
 	struct rep_opts ro = {0};
 	ro.mask = mask;
@@ -1392,6 +1565,8 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		}
 	}
 	write_last_failed(r);
+	if (o->keep)
+		kept = keep_deployments(r);
 	if (r->rep.counts.failed || r->rep.counts.errors)
 		ret = EXIT_TESTFAIL;
 	if (r->deploy_failed)
@@ -1410,8 +1585,8 @@ out:
 	for (size_t k = 0; k < r->nreps; k++)
 		if (r->reps[k]->close)
 			r->reps[k]->close(r->repst[k]);
-	for (int i = 0; workers && i < (o->jobs < 1 ? 1 : o->jobs) &&
-			i < (int)total;
+	for (int i = 0;
+	     workers && i < (o->jobs < 1 ? 1 : o->jobs) && i < (int)total;
 	     i++) {
 		free(workers[i].sessions);
 		free(workers[i].opened);
@@ -1436,6 +1611,22 @@ out:
 		iv_free(sm->setup_caps);
 	}
 	free(r->streams);
+	for (size_t i = 0; i < r->nslocks; i++)
+		if (r->slocks[i].fd >= 0)
+			close(r->slocks[i].fd);
+	free(r->slocks);
+	/* everything is down (or kept): the reaper's work is done */
+	if (kept && r->reg) {
+		struct itest_err err = ITEST_ERR_INIT;
+		if (runtime_mark_kept(r->reg, &err) < 0)
+			fprintf(stderr, "itest: warning: %s\n", err.msg);
+		reaper_end(r->reaper, "keep");
+		runtime_reg_free(r->reg);
+	} else {
+		runtime_unregister(r->reg);
+		reaper_end(r->reaper, "bye");
+	}
+	spawn_reap_strays();
 	for (size_t i = 0; i < r->nplans; i++)
 		plan_release(&r->plans[i]);
 	free(r->plans);

@@ -12,10 +12,10 @@
 #include "suite.h"
 
 /* Exit statuses of SPEC 1. */
-#define EXIT_PASS 0
-#define EXIT_TESTFAIL 1
-#define EXIT_USAGE 2
-#define EXIT_DEPLOY 3
+#define EXIT_PASS	 0
+#define EXIT_TESTFAIL	 1
+#define EXIT_USAGE	 2
+#define EXIT_DEPLOY	 3
 #define EXIT_INTERRUPTED 130
 
 /*
@@ -24,7 +24,6 @@
  * everything is written), else 0.
  */
 int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
-	       const struct ivalue *file_vars, struct masker *mask,
-	       int *signo);
+	       const struct ivalue *file_vars, struct masker *mask, int *signo);
 
 #endif

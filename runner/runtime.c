@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,9 @@
 
 struct runtime_reg {
 	char *run_id;
-	char *path; /* runs/RUN_ID.json */
-	char *dir;  /* runs/RUN_ID */
+	char *key;  /* RUN_ID.TOKEN */
+	char *path; /* runs/KEY.json */
+	char *dir;  /* runs/KEY */
 	char *run_dir;
 	int fd; /* the entry, holding a shared lock */
 	unsigned long long start;
@@ -62,8 +64,7 @@ int runtime_dir(struct strbuf *out, struct itest_err *err)
 	return private_dir(out->buf, err);
 }
 
-int runtime_subdir(struct strbuf *out, const char *name,
-		   struct itest_err *err)
+int runtime_subdir(struct strbuf *out, const char *name, struct itest_err *err)
 {
 	if (runtime_dir(out, err) < 0)
 		return -1;
@@ -123,8 +124,9 @@ static int write_atomic(const char *path, const struct strbuf *text,
 			int lock_sh, struct itest_err *err)
 {
 	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
+	int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		     0600);
 	if (fd < 0) {
 		err_set(err, NULL, "cannot create '%s': %s", tmp,
 			strerror(errno));
@@ -183,15 +185,15 @@ static void add_name(struct strbuf *sb, const char *name)
 	}
 }
 
-/* runs/RUN_ID (folder) or runs/RUN_ID.json (entry) into sb; -1 when the
+/* runs/KEY (folder) or runs/KEY.json (entry) into sb; -1 when the
  * runtime folder cannot be used. */
-static int run_path(struct strbuf *sb, const char *run_id, const char *suffix,
+static int run_path(struct strbuf *sb, const char *key, const char *suffix,
 		    struct itest_err *err)
 {
 	if (runtime_subdir(sb, "runs", err) < 0)
 		return -1;
 	strbuf_addch(sb, '/');
-	add_name(sb, run_id);
+	add_name(sb, key);
 	strbuf_addstr(sb, suffix);
 	return 0;
 }
@@ -225,21 +227,29 @@ int runtime_proc_stat(pid_t pid, struct proc_stat *st)
 	return 0;
 }
 
-int runtime_proc_has_env(pid_t pid, const char *want)
+int runtime_proc_has_env(pid_t pid, const char *const *want)
 {
 	char path[64];
 	struct strbuf env = STRBUF_INIT;
-	size_t wlen = strlen(want);
-	int found = 0;
+	size_t n = 0, found = 0;
+	while (want[n])
+		n++;
+	unsigned char *seen = xcalloc(n + 1, 1);
 	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
 	if (read_path(path, &env, 1 << 20) == 0)
-		for (size_t i = 0; i < env.len && !found;) {
+		for (size_t i = 0; i < env.len && found < n;) {
 			size_t len = strnlen(env.buf + i, env.len - i);
-			found = len == wlen && !memcmp(env.buf + i, want, wlen);
+			for (size_t k = 0; k < n; k++)
+				if (!seen[k] && strlen(want[k]) == len &&
+				    !memcmp(env.buf + i, want[k], len)) {
+					seen[k] = 1;
+					found++;
+				}
 			i += len + 1;
 		}
 	strbuf_release(&env);
-	return found;
+	free(seen);
+	return n && found == n;
 }
 
 /* ---- this run's entry ---- */
@@ -252,6 +262,7 @@ static void entry_text(const struct runtime_reg *r, int kept,
 	char *cwd = getcwd(NULL, 0);
 	boot_id(&b);
 	iv_set(o, "run_id", iv_str(r->run_id));
+	iv_set(o, "key", iv_str(r->key));
 	iv_set(o, "pid", iv_int(getpid()));
 	iv_set(o, "starttime", iv_int((int64_t)r->start));
 	iv_set(o, "boot_id", iv_str(b.buf));
@@ -279,28 +290,24 @@ struct runtime_reg *runtime_register(const char *run_id, const char *run_dir,
 	r->wall = wall_ms();
 	if (runtime_proc_stat(getpid(), &ps) == 0)
 		r->start = ps.start;
-	if (run_path(&sb, run_id, ".json", err) < 0)
-		goto fail;
+	/* a token of its own: runs that share a run id stay apart */
+	for (int tries = 0;; tries++) {
+		uint32_t t;
+		if (getrandom(&t, sizeof(t), GRND_NONBLOCK) != sizeof(t))
+			t = (uint32_t)getpid() ^ (uint32_t)r->wall ^
+			    (uint32_t)tries;
+		free(r->key);
+		r->key = xasprintf("%s.%08x", run_id, t);
+		strbuf_reset(&sb);
+		if (run_path(&sb, r->key, ".json", err) < 0)
+			goto fail;
+		if (lstat(sb.buf, &st) < 0 || tries == 16)
+			break;
+	}
 	r->path = xstrdup(sb.buf);
 	strbuf_reset(&sb);
-	run_path(&sb, run_id, "", err);
+	run_path(&sb, r->key, "", err);
 	r->dir = strbuf_detach(&sb, NULL);
-	if (lstat(r->path, &st) == 0) {
-		int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-		int busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0;
-		if (fd >= 0)
-			close(fd);
-		if (busy)
-			err_set(err, NULL,
-				"run id '%s' is in use by a running itest",
-				run_id);
-		else
-			err_set(err, NULL,
-				"run id '%s' is registered already (a kept or "
-				"crashed run): end it with 'itest gc --run %s'",
-				run_id, run_id);
-		goto fail;
-	}
 	remove_dir(r->dir); /* a leftover without its entry */
 	if (mkdir(r->dir, 0700) < 0) {
 		err_set(err, NULL, "cannot create '%s': %s", r->dir,
@@ -323,6 +330,11 @@ fail:
 	r->dir = NULL;
 	runtime_reg_free(r);
 	return NULL;
+}
+
+const char *runtime_reg_key(const struct runtime_reg *r)
+{
+	return r->key;
 }
 
 unsigned long long runtime_reg_start(const struct runtime_reg *r)
@@ -361,35 +373,39 @@ void runtime_reg_free(struct runtime_reg *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->run_id);
+	free(r->key);
 	free(r->run_dir);
 	free(r->path);
 	free(r->dir);
 	free(r);
 }
 
-/* runs/RUN_ID/NAME into sb when the run is registered; else -1. */
-static int reg_file(struct strbuf *sb, const char *run_id, const char *name)
+/* runs/KEY/NAME into sb when the run is registered; else -1. */
+static int reg_file(struct strbuf *sb, const char *key, const char *name)
 {
 	struct itest_err err = ITEST_ERR_INIT;
 	struct stat st;
-	if (!run_id || !*run_id || run_path(sb, run_id, "", &err) < 0 ||
+	if (!key || !*key || run_path(sb, key, "", &err) < 0 ||
 	    stat(sb->buf, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -1;
 	strbuf_addf(sb, "/%s", name);
 	return 0;
 }
 
-void runtime_add_pgid(const char *run_id, pid_t pgid, int sig,
-		      int64_t grace_ms)
+void runtime_add_pgid(const char *key, pid_t pgid, int sig, int64_t grace_ms)
 {
 	struct strbuf sb = STRBUF_INIT;
-	if (reg_file(&sb, run_id, "pgids") == 0) {
+	if (reg_file(&sb, key, "pgids") == 0) {
 		int fd = open(sb.buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 			      0600);
 		if (fd >= 0) {
-			char line[96];
-			int n = snprintf(line, sizeof(line), "%ld %d %lld\n",
-					 (long)pgid, sig, (long long)grace_ms);
+			struct proc_stat ps;
+			char line[128];
+			if (runtime_proc_stat(pgid, &ps) < 0)
+				ps.start = 0;
+			int n = snprintf(line, sizeof(line),
+					 "%ld %d %lld %llu\n", (long)pgid, sig,
+					 (long long)grace_ms, ps.start);
 			if (write_all(fd, line, (size_t)n) < 0)
 				n = 0; /* best effort */
 			close(fd);
@@ -398,36 +414,36 @@ void runtime_add_pgid(const char *run_id, pid_t pgid, int sig,
 	strbuf_release(&sb);
 }
 
-static void down_name(struct strbuf *sb, const char *key)
+static void down_name(struct strbuf *sb, const char *name)
 {
 	strbuf_addstr(sb, "down-");
-	add_name(sb, key);
+	add_name(sb, name);
 	strbuf_addstr(sb, ".json");
 }
 
-void runtime_add_down(const char *run_id, const char *key,
+void runtime_add_down(const char *key, const char *name,
 		      const struct ivalue *cmd)
 {
-	struct strbuf name = STRBUF_INIT, sb = STRBUF_INIT, text = STRBUF_INIT;
+	struct strbuf file = STRBUF_INIT, sb = STRBUF_INIT, text = STRBUF_INIT;
 	struct itest_err err = ITEST_ERR_INIT;
-	down_name(&name, key);
-	if (reg_file(&sb, run_id, name.buf) == 0) {
+	down_name(&file, name);
+	if (reg_file(&sb, key, file.buf) == 0) {
 		json_emit(&text, cmd, 0);
 		strbuf_addch(&text, '\n');
 		write_atomic(sb.buf, &text, 0, &err);
 	}
-	strbuf_release(&name);
+	strbuf_release(&file);
 	strbuf_release(&sb);
 	strbuf_release(&text);
 }
 
-void runtime_del_down(const char *run_id, const char *key)
+void runtime_del_down(const char *key, const char *name)
 {
-	struct strbuf name = STRBUF_INIT, sb = STRBUF_INIT;
-	down_name(&name, key);
-	if (reg_file(&sb, run_id, name.buf) == 0)
+	struct strbuf file = STRBUF_INIT, sb = STRBUF_INIT;
+	down_name(&file, name);
+	if (reg_file(&sb, key, file.buf) == 0)
 		unlink(sb.buf);
-	strbuf_release(&name);
+	strbuf_release(&file);
 	strbuf_release(&sb);
 }
 
@@ -472,15 +488,17 @@ static int64_t get_int(const struct ivalue *o, const char *key)
 	return v && v->type == IV_NUM && v->u.num.is_int ? v->u.num.i : 0;
 }
 
-int runtime_entry_open(const char *run_id, int wait, struct runtime_entry *e,
+int runtime_entry_open(const char *key, int wait, struct runtime_entry *e,
 		       struct itest_err *err)
 {
+	const char *dot = strchr(key, '.');
+	char *run_id = dot ? xstrndup(key, (size_t)(dot - key)) : xstrdup(key);
 	struct strbuf sb = STRBUF_INIT;
 	struct stat st;
 	int rc;
 	memset(e, 0, sizeof(*e));
 	e->fd = -1;
-	if (run_path(&sb, run_id, ".json", err) < 0)
+	if (run_path(&sb, key, ".json", err) < 0)
 		goto fail;
 	e->fd = open(sb.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (e->fd < 0) {
@@ -500,6 +518,7 @@ int runtime_entry_open(const char *run_id, int wait, struct runtime_entry *e,
 			close(e->fd);
 			e->fd = -1;
 			strbuf_release(&sb);
+			free(run_id);
 			return 1;
 		}
 		err_set(err, NULL, "cannot lock '%s': %s", sb.buf,
@@ -520,16 +539,18 @@ int runtime_entry_open(const char *run_id, int wait, struct runtime_entry *e,
 		iv_free(e->doc);
 		e->doc = iv_obj();
 	}
-	e->run_id = xstrdup(run_id);
+	e->run_id = run_id;
+	e->key = xstrdup(key);
 	e->pid = (pid_t)get_int(e->doc, "pid");
 	e->start = (unsigned long long)get_int(e->doc, "starttime");
-	e->kept = iv_get(e->doc, "kept") && iv_get(e->doc, "kept")->type ==
-						     IV_BOOL &&
+	e->kept = iv_get(e->doc, "kept") &&
+		  iv_get(e->doc, "kept")->type == IV_BOOL &&
 		  iv_get(e->doc, "kept")->u.b;
 	strbuf_release(&sb);
 	return 0;
 fail:
 	strbuf_release(&sb);
+	free(run_id);
 	runtime_entry_close(e);
 	return -1;
 }
@@ -558,7 +579,7 @@ void runtime_entry_groups(const struct runtime_entry *e,
 	size_t alloc = 0;
 	*v = NULL;
 	*n = 0;
-	if (reg_file(&sb, e->run_id, "pgids") == 0)
+	if (reg_file(&sb, e->key, "pgids") == 0)
 		read_path(sb.buf, &text, 1 << 22);
 	for (char *p = text.buf; *p;) {
 		char *nl = strchr(p, '\n');
@@ -567,7 +588,9 @@ void runtime_entry_groups(const struct runtime_entry *e,
 		long pgid;
 		int sig;
 		long long grace;
-		if (sscanf(p, "%ld %d %lld", &pgid, &sig, &grace) == 3 &&
+		unsigned long long start = 0;
+		if (sscanf(p, "%ld %d %lld %llu", &pgid, &sig, &grace,
+			   &start) >= 3 &&
 		    pgid > 1 && sig > 0 && sig < 65) {
 			size_t k = 0;
 			while (k < *n && (*v)[k].pgid != (pid_t)pgid)
@@ -576,8 +599,8 @@ void runtime_entry_groups(const struct runtime_entry *e,
 				XGROW(*v, alloc, *n + 1);
 				(*n)++;
 			}
-			(*v)[k] = (struct runtime_group){(pid_t)pgid, sig,
-							 grace < 0 ? 0 : grace};
+			(*v)[k] = (struct runtime_group){
+				(pid_t)pgid, sig, grace < 0 ? 0 : grace, start};
 		}
 		if (!nl)
 			break;
@@ -591,7 +614,7 @@ struct ivalue *runtime_entry_downs(const struct runtime_entry *e)
 {
 	struct strbuf sb = STRBUF_INIT, text = STRBUF_INIT;
 	struct ivalue *out = iv_arr();
-	if (reg_file(&sb, e->run_id, "") < 0) {
+	if (reg_file(&sb, e->key, "") < 0) {
 		strbuf_release(&sb);
 		return out;
 	}
@@ -638,7 +661,7 @@ void runtime_entry_remove(struct runtime_entry *e)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct itest_err err = ITEST_ERR_INIT;
-	if (e->run_id && run_path(&sb, e->run_id, "", &err) == 0) {
+	if (e->key && run_path(&sb, e->key, "", &err) == 0) {
 		remove_dir(sb.buf);
 		strbuf_addstr(&sb, ".json");
 		unlink(sb.buf);
@@ -652,6 +675,7 @@ void runtime_entry_close(struct runtime_entry *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	free(e->run_id);
+	free(e->key);
 	iv_free(e->doc);
 	memset(e, 0, sizeof(*e));
 	e->fd = -1;
@@ -694,8 +718,9 @@ int runtime_lock(const char *name, const char *run_id, int cancel_fd,
 				strbuf_add(&holder, buf, (size_t)n);
 				char *nl = strchr(holder.buf, '\n');
 				if (nl)
-					strbuf_setlen(&holder,
-						      (size_t)(nl - holder.buf));
+					strbuf_setlen(
+						&holder,
+						(size_t)(nl - holder.buf));
 			}
 			if (!first_busy)
 				first_busy = now_ms();

@@ -1734,25 +1734,12 @@ struct vctx {
 	pcre2_match_context *mc;
 };
 
-static void add_cut(struct strbuf *out, const char *text, size_t len,
-		    size_t total)
-{
-	if (len <= SHOW_MAX) {
-		strbuf_add(out, text, len);
-		return;
-	}
-	size_t cut = SHOW_MAX;
-	while (cut && ((unsigned char)text[cut] & 0xc0) == 0x80)
-		cut--;
-	strbuf_add(out, text, cut);
-	strbuf_addf(out, "\xe2\x80\xa6 (%zu bytes)", total);
-}
-
 static void show(struct strbuf *out, const struct ivalue *v)
 {
 	struct strbuf t = STRBUF_INIT;
 	json_emit(&t, v, 0);
-	add_cut(out, t.buf, t.len, v->type == IV_STR ? v->u.str.len : t.len);
+	strbuf_add_cut(out, t.buf, t.len, SHOW_MAX,
+		       v->type == IV_STR ? v->u.str.len : t.len);
 	strbuf_release(&t);
 }
 

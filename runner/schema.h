@@ -30,8 +30,8 @@ void schema_free(struct jschema *s);
  * Validates an instance.  Returns 1 when valid; 0 when not, appending one
  * line per error to `why`: the instance path, the keyword's schema path,
  * and what was expected, e.g.
- *   $.items[0].qty: minimum 1 (at #/properties/items/items/properties/qty), got 0
- * Returns -1 on an internal limit (recursion too deep), said in `why`.
+ *   $.items[0].qty: minimum 1 (at #/properties/items/items/properties/qty), got
+ * 0 Returns -1 on an internal limit (recursion too deep), said in `why`.
  */
 int schema_validate(const struct jschema *s, const struct ivalue *instance,
 		    struct strbuf *why);

@@ -851,3 +851,97 @@ void spawn_proc_free(struct spawn_proc *p)
 	close_fd(&p->pidfd);
 	free(p);
 }
+
+void spawn_proc_release(struct spawn_proc *p)
+{
+	if (!p)
+		return;
+	close_fd(&p->pidfd);
+	free(p);
+}
+
+/* ---- strays ---- */
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* State, parent, group and session of a process from /proc/PID/stat; -1
+ * if gone. */
+static int proc_state(long pid, char *state, long *ppid, long *pgrp, long *sid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %ld %ld %ld", state, ppid, pgrp, sid) ==
+				       4
+		       ? 0
+		       : -1;
+}
+
+/*
+ * A dead child of ours that no caller of this module waits for: a zombie
+ * that leads no process group (an orphan reparented to us), or one that
+ * leads a session (a daemon's first child, the reaper).  Our own
+ * children lead their groups and cannot lead a session: setsid() fails
+ * for a group leader.
+ */
+static int is_stray(long pid, long self)
+{
+	char state;
+	long ppid, pgrp, sid;
+	return proc_state(pid, &state, &ppid, &pgrp, &sid) == 0 &&
+	       state == 'Z' && ppid == self && (pgrp != pid || sid == pid);
+}
+
+static void reap_stray(long pid, long self)
+{
+	if (!is_stray(pid, self))
+		return;
+	/* the pidfd pins this very process; checked again through it, the
+	 * pid cannot have passed to another child in between */
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (fd < 0)
+		return;
+	if (is_stray(pid, self)) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si,
+			      WEXITED | WNOHANG) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	close(fd);
+}
+
+void spawn_reap_strays(void)
+{
+	long self = (long)getpid();
+	char path[320];
+	DIR *tasks = opendir("/proc/self/task");
+	if (!tasks)
+		return;
+	/* the children of every thread: where orphans are reparented */
+	for (struct dirent *t; (t = readdir(tasks));) {
+		if (t->d_name[0] < '0' || t->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+			 t->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		long pid;
+		while (fscanf(f, "%ld", &pid) == 1)
+			reap_stray(pid, self);
+		fclose(f);
+	}
+	closedir(tasks);
+}

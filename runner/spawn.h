@@ -2,7 +2,9 @@
  * The one module that starts child processes: commands run to their end
  * (spawn_run) and background processes (spawn_start).  Every child runs
  * in a process group of its own, so a timeout, an interruption or a stop
- * ends the whole group (the command and everything it started).  Captured
+ * ends the whole group (the command and everything it started); whoever
+ * else starts a child (the reaper) must make it lead a group or a session
+ * too, for spawn_reap_strays().  Captured
  * output is capped in memory.  Safe to call from several threads at once:
  * nothing here uses globals or SIGCHLD.
  */
@@ -113,5 +115,21 @@ void spawn_stop(struct spawn_proc *p, int sig, int64_t grace_ms);
 /* Stops the group (SIGKILL at once) unless stopped already, then frees.
  * Accepts NULL. */
 void spawn_proc_free(struct spawn_proc *p);
+
+/* Frees without stopping: the process runs on (--keep).  Accepts NULL. */
+void spawn_proc_release(struct spawn_proc *p);
+
+/*
+ * Reaps the zombies among this process's children that no caller waits
+ * for: orphans that were reparented to itest as a child subreaper (the
+ * background processes of finished commands, the first child of a
+ * daemonizing component), recognised by leading no process group, or by
+ * leading a session.  Every child this module starts leads its group and
+ * cannot lead a session, so no status that spawn_run() or spawn_alive()
+ * waits for is ever taken here.  Each zombie is reaped through a pidfd
+ * after its state was checked, so a reused pid cannot be reaped by
+ * mistake.  Safe from any thread.
+ */
+void spawn_reap_strays(void);
 
 #endif

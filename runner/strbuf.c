@@ -159,14 +159,67 @@ void strbuf_add_json_escaped(struct strbuf *sb, const char *s, size_t len)
 			break;
 		default:
 			if (c < 0x20) {
-				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4],
-					     hex[c & 15]};
+				char u[6] = {'\\', 'u',		'0',
+					     '0',  hex[c >> 4], hex[c & 15]};
 				strbuf_add(sb, u, 6);
 			} else {
 				strbuf_addch(sb, c);
 			}
 		}
 	}
+}
+
+void strbuf_add_utf8(struct strbuf *sb, uint32_t cp)
+{
+	char b[4];
+	size_t n;
+	if (cp < 0x80) {
+		b[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xc0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xe0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (char)(0xf0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	strbuf_add(sb, b, n);
+}
+
+void strbuf_add_url_encoded(struct strbuf *sb, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~')
+			strbuf_addch(sb, c);
+		else
+			strbuf_addf(sb, "%%%02X", c);
+	}
+}
+
+void strbuf_add_cut(struct strbuf *sb, const char *text, size_t len, size_t max,
+		    size_t total)
+{
+	if (len <= max) {
+		strbuf_add(sb, text, len);
+		return;
+	}
+	size_t cut = max;
+	while (cut && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	strbuf_add(sb, text, cut);
+	strbuf_addf(sb, "\xe2\x80\xa6 (%zu bytes)", total);
 }
 
 void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,

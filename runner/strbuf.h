@@ -13,13 +13,16 @@
 struct strbuf {
 	size_t alloc;
 	size_t len;
-	size_t cap;     /* 0: unbounded */
+	size_t cap;	/* 0: unbounded */
 	size_t dropped; /* bytes not stored because of cap */
 	char *buf;
 };
 
 extern char strbuf_slopbuf[];
-#define STRBUF_INIT {0, 0, 0, 0, strbuf_slopbuf}
+#define STRBUF_INIT                                                            \
+	{                                                                      \
+		0, 0, 0, 0, strbuf_slopbuf                                     \
+	}
 
 void strbuf_init(struct strbuf *sb, size_t hint);
 /* Frees the contents; the buffer is empty and usable afterwards. */
@@ -40,6 +43,14 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 void strbuf_rtrim(struct strbuf *sb);
 /* Appends `s` with JSON string escaping, without the quotes. */
 void strbuf_add_json_escaped(struct strbuf *sb, const char *s, size_t len);
+/* Appends a Unicode code point as UTF-8. */
+void strbuf_add_utf8(struct strbuf *sb, uint32_t cp);
+/* Appends `s` percent-encoded (all but A-Z a-z 0-9 - _ . ~). */
+void strbuf_add_url_encoded(struct strbuf *sb, const char *s, size_t len);
+/* Appends `text` cut at `max` bytes (at a character boundary), followed by
+ * "… (TOTAL bytes)" when it was cut. */
+void strbuf_add_cut(struct strbuf *sb, const char *text, size_t len, size_t max,
+		    size_t total);
 /* Replaces every occurrence of `from` (flen bytes) by `to`. */
 void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
 			const char *to);

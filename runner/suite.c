@@ -35,19 +35,18 @@ static const struct itest_keyspec suite_keys[] = {
 };
 
 static const struct itest_keyspec include_keys[] = {
-	{"include", TY(ARR) | TY(STR), 0},
-	{"vars", TY(OBJ) | TY(NULL), 0},
-	{"components", TY(OBJ), 0},
-	{"hosts", TY(OBJ), 0},
-	{"browser", TY(OBJ), 0},
-	{"drivers", TY(OBJ), 0},
-	{"blocks", TY(OBJ) | TY(NULL), 0},
-	{NULL, 0, 0},
+	{"include", TY(ARR) | TY(STR), 0}, {"vars", TY(OBJ) | TY(NULL), 0},
+	{"components", TY(OBJ), 0},	   {"hosts", TY(OBJ), 0},
+	{"browser", TY(OBJ), 0},	   {"drivers", TY(OBJ), 0},
+	{"blocks", TY(OBJ) | TY(NULL), 0}, {NULL, 0, 0},
 };
 
 /* Keys of SPEC 2 that later parts of itest implement. */
 static const char *const not_yet[] = {
-	"hosts", "browser", "lock", "isolation", "drivers", NULL,
+	"hosts",
+	"browser",
+	"drivers",
+	NULL,
 };
 
 static const struct itest_keyspec test_keys[] = {
@@ -76,12 +75,9 @@ static const struct itest_keyspec retry_keys[] = {
 };
 
 static const struct itest_keyspec var_source_keys[] = {
-	{"env", TY(STR), 0},
-	{"file", TY(STR), 0},
-	{"value", TY_ANY, 0},
-	{"secret", TY(BOOL), 0},
-	{"default", TY_SCALAR, 0},
-	{NULL, 0, 0},
+	{"env", TY(STR), 0},	   {"file", TY(STR), 0},
+	{"value", TY_ANY, 0},	   {"secret", TY(BOOL), 0},
+	{"default", TY_SCALAR, 0}, {NULL, 0, 0},
 };
 
 /* Step keys other than the driver key. */
@@ -91,7 +87,10 @@ static const char *const step_common[] = {
 
 /* Drivers that SPEC 6 names and later parts of itest bring. */
 static const char *const future_drivers[] = {
-	"browser", "ssh", "stub", NULL,
+	"browser",
+	"ssh",
+	"stub",
+	NULL,
 };
 
 static const char *const reserved_names[] = {
@@ -108,7 +107,7 @@ static int in_list(const char *s, const char *const *list)
 
 static const char *types_text(unsigned types, struct strbuf *sb)
 {
-	static const char *const names[] = {"null",     "a boolean", "a number",
+	static const char *const names[] = {"null",	"a boolean", "a number",
 					    "a string", "a list",    "a map"};
 	int first = 1;
 	strbuf_reset(sb);
@@ -123,8 +122,8 @@ static const char *types_text(unsigned types, struct strbuf *sb)
 
 static const char *kind_text(const struct ivalue *v)
 {
-	static const char *const names[] = {"null",   "a boolean", "a number",
-					    "a string", "a list",  "a map"};
+	static const char *const names[] = {"null",	"a boolean", "a number",
+					    "a string", "a list",    "a map"};
 	return names[v->type];
 }
 
@@ -169,8 +168,9 @@ int keys_check(const struct ivalue *map, const struct itest_keyspec *keys,
 	}
 	for (const struct itest_keyspec *k = keys; k->name; k++) {
 		if (k->required && !iv_get(map, k->name)) {
-			err_set(err, &map->loc, "%s lacks the required key '%s'",
-				what, k->name);
+			err_set(err, &map->loc,
+				"%s lacks the required key '%s'", what,
+				k->name);
 			goto out;
 		}
 	}
@@ -181,8 +181,8 @@ out:
 }
 
 /* A duration value: "250ms", "2s", "1m"; 0 when absent. */
-static int get_duration(const struct ivalue *map, const char *key,
-			int64_t *out, struct itest_err *err)
+static int get_duration(const struct ivalue *map, const char *key, int64_t *out,
+			struct itest_err *err)
 {
 	const struct ivalue *v = iv_get(map, key);
 	*out = 0;
@@ -248,9 +248,8 @@ static int check_driver_arg(const struct itest_driver *drv,
 {
 	struct strbuf sb = STRBUF_INIT;
 	if (!(drv->arg_types & (1u << arg->type))) {
-		err_set(err, &arg->loc, "'%s' step takes %s, not %s",
-			drv->name, types_text(drv->arg_types, &sb),
-			kind_text(arg));
+		err_set(err, &arg->loc, "'%s' step takes %s, not %s", drv->name,
+			types_text(drv->arg_types, &sb), kind_text(arg));
 		strbuf_release(&sb);
 		return -1;
 	}
@@ -283,14 +282,16 @@ static int parse_step(struct build *b, const struct ivalue *node,
 		if (in_list(m->key, step_common))
 			continue;
 		size_t d = 0;
-		while (itest_drivers[d] && strcmp(itest_drivers[d]->name, m->key))
+		while (itest_drivers[d] &&
+		       strcmp(itest_drivers[d]->name, m->key))
 			d++;
 		if (!itest_drivers[d]) {
 			if (in_list(m->key, future_drivers))
-				return err_set(err, &m->kloc,
-					       "the '%s' driver is not available "
-					       "in this version of itest",
-					       m->key);
+				return err_set(
+					err, &m->kloc,
+					"the '%s' driver is not available "
+					"in this version of itest",
+					m->key);
 			const char *names[32];
 			size_t nn = 0;
 			for (size_t k = 0; step_common[k]; k++)
@@ -348,7 +349,8 @@ static int parse_step(struct build *b, const struct ivalue *node,
 			for (size_t k = 0; k < b->s->nblocks && nn < 63; k++)
 				names[nn++] = b->s->blocks[k].name;
 			names[nn] = NULL;
-			const char *sug = suggest_name(use->val->u.str.s, names);
+			const char *sug =
+				suggest_name(use->val->u.str.s, names);
 			return err_set(err, &use->val->loc,
 				       "unknown block '%s'%s%s%s",
 				       use->val->u.str.s,
@@ -365,8 +367,8 @@ static int parse_step(struct build *b, const struct ivalue *node,
 			int found = 0;
 			const struct ivalue *p = st->use->params;
 			for (size_t k = 0; p && k < p->u.arr.n; k++)
-				found |= !strcmp(p->u.arr.v[k]->u.str.s,
-						 m->key);
+				found |=
+					!strcmp(p->u.arr.v[k]->u.str.s, m->key);
 			if (!found)
 				return err_set(err, &m->kloc,
 					       "block '%s' has no parameter "
@@ -376,13 +378,12 @@ static int parse_step(struct build *b, const struct ivalue *node,
 		const struct ivalue *p = st->use->params;
 		for (size_t k = 0; p && k < p->u.arr.n; k++)
 			if (!iv_get(st->with, p->u.arr.v[k]->u.str.s))
-				return err_set(err,
-					       st->with ? &st->with->loc
-							: &node->loc,
-					       "block '%s' needs the parameter "
-					       "'%s'",
-					       st->use->name,
-					       p->u.arr.v[k]->u.str.s);
+				return err_set(
+					err,
+					st->with ? &st->with->loc : &node->loc,
+					"block '%s' needs the parameter "
+					"'%s'",
+					st->use->name, p->u.arr.v[k]->u.str.s);
 		const char *bad[] = {"expect", "capture", "retry", NULL};
 		for (size_t k = 0; bad[k]; k++) {
 			const struct imember *m = iv_member(node, bad[k]);
@@ -395,8 +396,7 @@ static int parse_step(struct build *b, const struct ivalue *node,
 	} else {
 		const struct imember *m = iv_member(node, "with");
 		if (m)
-			return err_set(err, &m->kloc,
-				       "'with' goes with 'use'");
+			return err_set(err, &m->kloc, "'with' goes with 'use'");
 		if (check_driver_arg(st->drv, st->arg, err) < 0)
 			return -1;
 	}
@@ -480,8 +480,7 @@ static void names_add(struct names *ns, const char *name)
 
 static void names_add_keys(struct names *ns, const struct ivalue *obj)
 {
-	for (size_t i = 0; obj && obj->type == IV_OBJ && i < obj->u.obj.n;
-	     i++)
+	for (size_t i = 0; obj && obj->type == IV_OBJ && i < obj->u.obj.n; i++)
 		names_add(ns, obj->u.obj.m[i].key);
 }
 
@@ -506,8 +505,8 @@ static int ref_known(void *data, const char *root, size_t rootlen,
 			return 0;
 	}
 	struct itest_loc loc = tpl_loc_at(rc->scalar, offset);
-	return err_set(rc->err, &loc, "undefined variable '%.*s'",
-		       (int)namelen, name);
+	return err_set(rc->err, &loc, "undefined variable '%.*s'", (int)namelen,
+		       name);
 }
 
 /* Checks the templates in every string (and key) of a tree. */
@@ -559,8 +558,8 @@ static int check_steps_refs(const struct steps *ss, struct names *ns,
 					strbuf_addf(&sb, "%s -> ",
 						    stack[j]->name);
 				strbuf_addstr(&sb, st->use->name);
-				err_set(err, &st->node->loc,
-					"block cycle: %s", sb.buf);
+				err_set(err, &st->node->loc, "block cycle: %s",
+					sb.buf);
 				strbuf_release(&sb);
 				return -1;
 			}
@@ -582,9 +581,9 @@ static int check_steps_refs(const struct steps *ss, struct names *ns,
 			for (size_t k = mark; k < ns->n; k++) {
 				int is_param = 0;
 				for (size_t j = 0; p && j < p->u.arr.n; j++)
-					is_param |= !strcmp(
-						ns->v[k],
-						p->u.arr.v[j]->u.str.s);
+					is_param |=
+						!strcmp(ns->v[k],
+							p->u.arr.v[j]->u.str.s);
 				if (!is_param)
 					ns->v[w++] = ns->v[k];
 			}
@@ -608,8 +607,9 @@ static int is_var_source(const struct ivalue *v)
 		return 0;
 	for (size_t i = 0; i < v->u.obj.n; i++) {
 		const char *k = v->u.obj.m[i].key;
-		if (strcmp(k, "env") && strcmp(k, "file") && strcmp(k, "value") &&
-		    strcmp(k, "secret") && strcmp(k, "default"))
+		if (strcmp(k, "env") && strcmp(k, "file") &&
+		    strcmp(k, "value") && strcmp(k, "secret") &&
+		    strcmp(k, "default"))
 			return 0;
 	}
 	return iv_get(v, "env") || iv_get(v, "file") || iv_get(v, "value");
@@ -769,7 +769,8 @@ static int load_include(struct build *b, const struct ivalue *ref,
 {
 	struct itest_err *err = b->err;
 	const char *rel = ref->u.str.s;
-	char *path = rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", dir, rel);
+	char *path =
+		rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", dir, rel);
 	char *real = realpath(path, NULL);
 	int ret = -1;
 	if (!real) {
@@ -810,7 +811,8 @@ static int load_include(struct build *b, const struct ivalue *ref,
 	struct ivalue *doc = yaml_load_file(src, err);
 	if (!doc)
 		goto out;
-	b->s->docs = xrealloc(b->s->docs, (b->s->ndocs + 1) * sizeof(*b->s->docs));
+	b->s->docs =
+		xrealloc(b->s->docs, (b->s->ndocs + 1) * sizeof(*b->s->docs));
 	b->s->docs[b->s->ndocs++] = doc;
 	if (doc->type == IV_NULL) {
 		ret = 0;
@@ -822,7 +824,8 @@ static int load_include(struct build *b, const struct ivalue *ref,
 		const struct imember *m = iv_member(doc, not_yet[i]);
 		if (m) {
 			err_set(err, &m->kloc,
-				"'%s' is not supported by this version of itest",
+				"'%s' is not supported by this version of "
+				"itest",
 				m->key);
 			goto out;
 		}
@@ -846,8 +849,8 @@ out:
 static int add_blocks(struct build *b, const struct ivalue *blocks)
 {
 	struct suite *s = b->s;
-	for (size_t i = 0; blocks && blocks->type == IV_OBJ && i < blocks->u.obj.n;
-	     i++) {
+	for (size_t i = 0;
+	     blocks && blocks->type == IV_OBJ && i < blocks->u.obj.n; i++) {
 		const struct imember *m = &blocks->u.obj.m[i];
 		if (keys_check(m->val, block_keys, "block", b->err) < 0)
 			return -1;
@@ -864,8 +867,9 @@ static int add_blocks(struct build *b, const struct ivalue *blocks)
 		}
 		struct block *blk = (struct block *)find_block(s, m->key);
 		if (!blk) {
-			s->blocks = xrealloc(s->blocks, (s->nblocks + 1) *
-								sizeof(*s->blocks));
+			s->blocks =
+				xrealloc(s->blocks,
+					 (s->nblocks + 1) * sizeof(*s->blocks));
 			blk = &s->blocks[s->nblocks++];
 			memset(blk, 0, sizeof(*blk));
 		}
@@ -988,12 +992,13 @@ static int add_tests(struct build *b, const struct ivalue *list)
 				if (strcmp(s->tests[k].name, tc->name))
 					continue;
 				const struct ivalue *n = iv_get(t, "name");
-				return err_set(err, &n->loc,
-					       "duplicate test name '%s' (first "
-					       "at line %d)",
-					       tc->name,
-					       iv_get(s->tests[k].node, "name")
-						       ->loc.line);
+				return err_set(
+					err, &n->loc,
+					"duplicate test name '%s' (first "
+					"at line %d)",
+					tc->name,
+					iv_get(s->tests[k].node, "name")
+						->loc.line);
 			}
 			const struct ivalue *v;
 			if (get_duration(t, "timeout", &tc->timeout_ms, err) <
@@ -1030,10 +1035,10 @@ static int add_tests(struct build *b, const struct ivalue *list)
 			tc->covers_explicit = cov != NULL;
 			for (size_t k = 0; cov && k < cov->u.arr.n; k++) {
 				const struct ivalue *e = cov->u.arr.v[k];
-				int c = iv_strval(e) ? component_find(
-							       s, e->u.str.s,
-							       e->u.str.len)
-						     : -1;
+				int c = iv_strval(e)
+						? component_find(s, e->u.str.s,
+								 e->u.str.len)
+						: -1;
 				if (c < 0)
 					return err_set(err, &e->loc,
 						       "'covers' names no "
@@ -1051,7 +1056,7 @@ static int add_tests(struct build *b, const struct ivalue *list)
 
 struct coverage {
 	const struct suite *s;
-	unsigned char *covers;   /* per component */
+	unsigned char *covers;	 /* per component */
 	unsigned char *var_seen; /* per suite var */
 	struct itest_err *err;
 };
@@ -1296,7 +1301,8 @@ static int check_var_cycles(struct build *b)
 	int ret = 0;
 	g.edges = xcalloc(n * n + 1, 1);
 	for (g.from = 0; g.from < n && !ret; g.from++)
-		ret = collect_edges(b->s->vars->u.obj.m[g.from].val, &g, b->err);
+		ret = collect_edges(b->s->vars->u.obj.m[g.from].val, &g,
+				    b->err);
 	for (size_t v = 0; v < n && !ret; v++)
 		if (!state[v])
 			ret = find_cycle(&g, v, state, path, 0, b->err);
@@ -1366,6 +1372,45 @@ out:
 	return ret;
 }
 
+/* `lock: NAME` names a file in the runtime folder; `isolation: netns`
+ * cannot hold an engine's services (SPEC 8). */
+static int check_lock_isolation(const struct suite *s, struct itest_err *err)
+{
+	const struct ivalue *v;
+	if ((v = iv_get(s->doc, "lock"))) {
+		const char *p = v->u.str.s;
+		int ok = v->u.str.len >= 1 && v->u.str.len <= 64 && p[0] != '.';
+		for (size_t i = 0; ok && i < v->u.str.len; i++)
+			ok = (p[i] >= 'a' && p[i] <= 'z') ||
+			     (p[i] >= 'A' && p[i] <= 'Z') ||
+			     (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+			     p[i] == '_' || p[i] == '-';
+		if (!ok)
+			return err_set(
+				err, &v->loc,
+				"a lock name is 1 to 64 letters, digits, "
+				"'.', '_' or '-', not starting with '.'");
+	}
+	if (!(v = iv_get(s->doc, "isolation")))
+		return 0;
+	if (strcmp(v->u.str.s, "netns"))
+		return err_set(err, &v->loc,
+			       "unknown isolation '%s' (the one kind is "
+			       "'netns')",
+			       v->u.str.s);
+	for (size_t i = 0; i < s->ncomponents; i++)
+		if (s->components[i].deploy)
+			return err_set(
+				err,
+				&iv_member(s->components[i].node, "deploy")
+					 ->kloc,
+				"component '%s': 'deploy' cannot be used with "
+				"'isolation: netns' (an engine's services live "
+				"outside the run's network namespace)",
+				s->components[i].name);
+	return 0;
+}
+
 static void build_release(struct build *b)
 {
 	/* the folders live on in the suite: components point at them */
@@ -1401,7 +1446,8 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 		const struct imember *m = iv_member(s->doc, not_yet[i]);
 		if (m) {
 			err_set(err, &m->kloc,
-				"'%s' is not supported by this version of itest",
+				"'%s' is not supported by this version of "
+				"itest",
 				m->key);
 			goto fail;
 		}
@@ -1439,6 +1485,8 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 	add_component_map(&b, iv_get(s->doc, "components"), s->dir);
 	if (components_load(s, b.cmaps, (const char *const *)b.cdirs, b.ncmaps,
 			    &ld->srcs, err) < 0)
+		goto fail;
+	if (check_lock_isolation(s, err) < 0)
 		goto fail;
 	s->target_layer = -1;
 	if ((v = iv_get(s->doc, "target-layer"))) {
@@ -1562,8 +1610,8 @@ int suite_discover(const char *path, char ***paths, size_t *n,
 		return 0;
 	}
 	size_t len = strlen(path);
-	char *dir = xstrndup(path, len > 1 && path[len - 1] == '/' ? len - 1
-								  : len);
+	char *dir =
+		xstrndup(path, len > 1 && path[len - 1] == '/' ? len - 1 : len);
 	int rc = walk_dir(dir, paths, n, &alloc, 0, err);
 	free(dir);
 	if (rc < 0)
@@ -1594,7 +1642,8 @@ struct ivalue *vars_file_load(struct loader *ld, const char *path,
 		ssize_t n;
 		while ((n = getline(&line, &cap, f)) >= 0) {
 			lineno++;
-			while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			while (n &&
+			       (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				line[--n] = '\0';
 			char *p = line;
 			while (*p == ' ' || *p == '\t')

@@ -18,18 +18,18 @@
 struct block;
 
 struct step {
-	const struct ivalue *node;     /* the step map */
-	const char *name;              /* the `name:` key, or NULL */
+	const struct ivalue *node;	/* the step map */
+	const char *name;		/* the `name:` key, or NULL */
 	const struct itest_driver *drv; /* NULL for a `use` step */
-	size_t drv_index;              /* in itest_drivers[] */
-	const struct ivalue *arg;      /* the driver key's value */
-	const struct ivalue *expect;   /* NULL if none */
-	const struct ivalue *capture;  /* NULL if none */
-	int64_t timeout_ms;            /* 0: none */
-	int retry_attempts;            /* 1: no polling */
+	size_t drv_index;		/* in itest_drivers[] */
+	const struct ivalue *arg;	/* the driver key's value */
+	const struct ivalue *expect;	/* NULL if none */
+	const struct ivalue *capture;	/* NULL if none */
+	int64_t timeout_ms;		/* 0: none */
+	int retry_attempts;		/* 1: no polling */
 	int64_t retry_interval_ms;
-	const struct block *use;       /* a `use` step: the block */
-	const struct ivalue *with;     /* its arguments (an object), or NULL */
+	const struct block *use;   /* a `use` step: the block */
+	const struct ivalue *with; /* its arguments (an object), or NULL */
 };
 
 struct steps {
@@ -89,9 +89,9 @@ struct suite {
 
 struct loader {
 	struct srclist srcs;
-	struct masker *mask;           /* secrets found are added here */
-	int check_only;                /* do not read env/file var sources */
-	const struct ivalue *cli_vars;  /* --var (object), or NULL */
+	struct masker *mask;		/* secrets found are added here */
+	int check_only;			/* do not read env/file var sources */
+	const struct ivalue *cli_vars;	/* --var (object), or NULL */
 	const struct ivalue *file_vars; /* --vars / --env (object), or NULL */
 };
 

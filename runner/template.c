@@ -82,8 +82,10 @@ static long quoted_source_at(const char *src, char quote, size_t offset)
 			i += 2;
 			dec++;
 		} else if (quote == '"' && src[i] == '\\') {
-			int hex = src[i + 1] == 'x' ? 2 : src[i + 1] == 'u' ? 4
-				  : src[i + 1] == 'U' ? 8 : 0;
+			int hex = src[i + 1] == 'x'   ? 2
+				  : src[i + 1] == 'u' ? 4
+				  : src[i + 1] == 'U' ? 8
+						      : 0;
 			i += 2 + (size_t)hex;
 			/* an escape decodes to 1 to 4 bytes: count it as the
 			 * bytes of one character */
@@ -197,7 +199,8 @@ static int parse_ref(const char *s, size_t len, size_t at, struct ref *r,
 		if (i >= len)
 			strbuf_addstr(why, "unterminated '${'");
 		else
-			strbuf_addf(why, "unexpected character '%c' in '${...}'",
+			strbuf_addf(why,
+				    "unexpected character '%c' in '${...}'",
 				    s[i]);
 		return -1;
 	}
@@ -374,19 +377,6 @@ void sh_quote(struct strbuf *out, const char *s, size_t len)
 	strbuf_addch(out, '\'');
 }
 
-static void url_encode(struct strbuf *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '~')
-			strbuf_addch(out, c);
-		else
-			strbuf_addf(out, "%%%02X", c);
-	}
-}
-
 /*
  * Evaluates one reference to a value: *res is owned by the caller.
  * Filters turn the value into a string.
@@ -429,7 +419,7 @@ static int eval_ref(const struct ref *r, const struct scope *sc,
 			if (e - f == 2)
 				sh_quote(&sb, text.buf, text.len);
 			else
-				url_encode(&sb, text.buf, text.len);
+				strbuf_add_url_encoded(&sb, text.buf, text.len);
 		}
 		unsigned flags = cur->flags & IVF_SECRET;
 		iv_free(cur);

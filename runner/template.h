@@ -24,7 +24,7 @@ struct scope {
 	size_t nlayers;
 	const struct ivalue *suite_vars;
 	const struct ivalue *builtins; /* {"run": {...}, "test": {...}} */
-	int depth;                     /* suite var recursion guard */
+	int depth;		       /* suite var recursion guard */
 };
 
 void scope_push(struct scope *sc, const struct ivalue *layer);

@@ -371,7 +371,7 @@ int iv_is(const struct ivalue *v, enum iv_type t)
 const char *iv_type_name(enum iv_type t)
 {
 	static const char *const names[] = {"null",   "boolean", "number",
-					    "string", "array",   "object"};
+					    "string", "array",	 "object"};
 	return names[t];
 }
 
@@ -468,8 +468,8 @@ static int jp_error(struct jp *jp, const char *what)
 	}
 	struct itest_loc loc = {jp->src, line, col};
 	if (jp->p >= jp->end)
-		return err_set(jp->err, &loc, "invalid JSON: %s at end of input",
-			       what);
+		return err_set(jp->err, &loc,
+			       "invalid JSON: %s at end of input", what);
 	return err_set(jp->err, &loc, "invalid JSON: %s", what);
 }
 
@@ -497,25 +497,6 @@ static int hex4(const char *p, unsigned *out)
 	}
 	*out = v;
 	return 0;
-}
-
-static void add_utf8(struct strbuf *sb, unsigned cp)
-{
-	if (cp < 0x80) {
-		strbuf_addch(sb, (int)cp);
-	} else if (cp < 0x800) {
-		strbuf_addch(sb, (int)(0xc0 | (cp >> 6)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		strbuf_addch(sb, (int)(0xe0 | (cp >> 12)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3f)));
-	} else {
-		strbuf_addch(sb, (int)(0xf0 | (cp >> 18)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 12) & 0x3f)));
-		strbuf_addch(sb, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_addch(sb, (int)(0x80 | (cp & 0x3f)));
-	}
 }
 
 /* Parses a string at jp->p (which is on the opening quote). */
@@ -571,15 +552,15 @@ static int jp_string(struct jp *jp, struct strbuf *sb)
 				if (jp->end - jp->p < 6 || jp->p[0] != '\\' ||
 				    jp->p[1] != 'u' || hex4(jp->p + 2, &lo) ||
 				    lo < 0xdc00 || lo > 0xdfff)
-					return jp_error(jp,
-							"lone surrogate in string");
+					return jp_error(
+						jp, "lone surrogate in string");
 				jp->p += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				     (lo - 0xdc00);
 			} else if (cp >= 0xdc00 && cp < 0xe000) {
 				return jp_error(jp, "lone surrogate in string");
 			}
-			add_utf8(sb, cp);
+			strbuf_add_utf8(sb, cp);
 			break;
 		}
 		default:
@@ -687,7 +668,8 @@ static struct ivalue *jp_container(struct jp *jp, int is_obj)
 			jp->depth--;
 			return v;
 		}
-		jp_error(jp, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+		jp_error(jp, is_obj ? "expected ',' or '}'"
+				    : "expected ',' or ']'");
 		goto fail;
 	}
 fail:

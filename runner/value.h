@@ -38,10 +38,10 @@ struct ivalue {
 	union {
 		int b;
 		struct {
-			char *text;  /* as written (JSON syntax), never NULL */
-			double d;    /* always set */
-			int64_t i;   /* valid when is_int */
-			int is_int;  /* the text is an integer that fits */
+			char *text; /* as written (JSON syntax), never NULL */
+			double d;   /* always set */
+			int64_t i;  /* valid when is_int */
+			int is_int; /* the text is an integer that fits */
 		} num;
 		struct {
 			char *s; /* NUL-terminated; may contain NULs */
@@ -92,8 +92,7 @@ int iv_del(struct ivalue *obj, const char *key);
 
 /* Member lookups; NULL when `obj` is not an object or lacks the key. */
 struct ivalue *iv_get(const struct ivalue *obj, const char *key);
-struct ivalue *iv_getn(const struct ivalue *obj, const char *key,
-		       size_t klen);
+struct ivalue *iv_getn(const struct ivalue *obj, const char *key, size_t klen);
 struct imember *iv_member(const struct ivalue *obj, const char *key);
 /* Case-insensitive lookup (HTTP headers). */
 struct ivalue *iv_get_nocase(const struct ivalue *obj, const char *key);

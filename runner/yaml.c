@@ -184,8 +184,7 @@ static int libyaml_error(struct yp *yp)
 	    p->context_mark.index < yp->len)
 		loc = mark_loc(yp, p->context_mark);
 	/* libyaml's words for a tab in the indentation are obscure */
-	if (p->error == YAML_SCANNER_ERROR &&
-	    p->problem_mark.index < yp->len &&
+	if (p->error == YAML_SCANNER_ERROR && p->problem_mark.index < yp->len &&
 	    yp->text[p->problem_mark.index] == '\t' && p->problem &&
 	    strstr(p->problem, "cannot start any token"))
 		return err_set(yp->err, &loc,

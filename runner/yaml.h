@@ -17,7 +17,10 @@ struct srclist {
 	size_t n, alloc;
 };
 
-#define SRCLIST_INIT {NULL, 0, 0}
+#define SRCLIST_INIT                                                           \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Adds a source record (path copied); `parent` NULL for a top file. */
 const struct itest_src *srclist_add(struct srclist *sl, const char *path,

@@ -378,7 +378,8 @@ static void test_length(void **state)
 	      "expected length 2, got [1,2,3] (length 3)");
 	PASS("{\"length\": 1}", "{\"a\": 1}", "json");
 	PASS("{\"length\": 0}", "\"\"", "json");
-	FAILS("{\"length\": 1}", "5", "json", "expected length 1, got 5 (integer has no length)");
+	FAILS("{\"length\": 1}", "5", "json",
+	      "expected length 1, got 5 (integer has no length)");
 	PASS("{\"length\": {\"gt\": 2}}", "[1, 2, 3]", "json");
 	FAILS("{\"length\": {\"gt\": 2}}", "[1]", "json",
 	      "length: expected a value > 2, got 1");
