@@ -1283,10 +1283,15 @@ int deploy_apply(struct deployment *d, const unsigned char *real,
 	for (size_t i = 0; i < n; i++)
 		if (d->comps[i].state == DS_STUB && want[i] != DS_STUB)
 			stop_stub(&d->comps[i]);
-	for (size_t i = 0; i < n; i++)
-		if (want[i] == DS_STUB && d->comps[i].state != DS_STUB &&
-		    start_stub(&d->comps[i], why) < 0)
+	for (size_t i = 0; i < n; i++) {
+		struct dcomp *dc = &d->comps[i];
+		/* a stub that stays starts the stage afresh: no records,
+		 * `times` and sequences from the start (SPEC 8) */
+		if (want[i] == DS_STUB && dc->state == DS_STUB)
+			stubsrv_reset(dc->stub);
+		else if (want[i] == DS_STUB && start_stub(dc, why) < 0)
 			goto out;
+	}
 	/* real components, what they need first */
 	for (int layer = 0; layer <= components_top(d->s); layer++) {
 		size_t k = 0;

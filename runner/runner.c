@@ -24,6 +24,7 @@
 #include "reaper.h"
 #include "reporter.h"
 #include "runner.h"
+#include "stubsrv.h"
 #include "runtime.h"
 #include "spawn.h"
 #include "template.h"
@@ -81,6 +82,7 @@ struct stage {
 	size_t running;	 /* tests in progress */
 	size_t reported; /* cases handed to the reporters */
 	int failed;	 /* a test failed or errored (a flaky pass does not) */
+	int alone;	 /* a test that must run alone is running */
 	char *blocked;	 /* why this stage's tests do not run, or NULL */
 	double t0;
 };
@@ -141,6 +143,7 @@ struct exec {
 	struct strbuf message; /* the first failure: one line */
 	struct strbuf detail;  /* the first failure: the full text */
 	const char *artifact_dir;
+	size_t *stub_marks; /* per component: stub records before the test */
 };
 
 /* ---- helpers ---- */
@@ -294,6 +297,9 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 				.out_cap = OUT_CAP_DEFAULT,
 				.log = x->log,
 				.vars = x->caps,
+				.suite = x->stage->suite,
+				.deployment = x->stage->stream->dep,
+				.stub_marks = x->stub_marks,
 			};
 			void *sess = session_for(x, st, &ctx, why);
 			if (st->drv->session_size && !sess) {
@@ -500,6 +506,29 @@ static char *masked(struct run *r, const char *s)
 	return mask_dup(r->mask, s);
 }
 
+/* A test (or setup, or teardown) ended on this worker: drivers drop what
+ * must not outlive it, such as cookies. */
+static void end_sessions(struct worker *w)
+{
+	for (size_t d = 0; d < w->ndrivers; d++)
+		if (w->opened[d] == 1 && itest_drivers[d]->test_end)
+			itest_drivers[d]->test_end(w->sessions[d]);
+}
+
+/* Where each stub's records stand as a test begins: a `stub` step sees
+ * the calls since then. */
+static size_t *stub_marks(const struct stage *s)
+{
+	size_t n = s->suite->ncomponents;
+	size_t *marks = xcalloc(n + 1, sizeof(*marks));
+	for (size_t c = 0; s->stream->dep && c < n; c++) {
+		struct stubsrv *srv = deploy_stub(s->stream->dep, c);
+		if (srv)
+			marks[c] = stubsrv_mark(srv);
+	}
+	return marks;
+}
+
 /* Runs every attempt of a test into its report case. */
 static void run_test(struct worker *w, struct stage *s, size_t idx)
 {
@@ -573,6 +602,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 		x.log = &log;
 		x.cancel_fd = r->cancel_fd;
 		x.artifact_dir = artdir;
+		x.stub_marks = stub_marks(s);
 		x.test_timeout_ms = t->timeout_ms;
 		strbuf_init(&x.message, 0);
 		strbuf_init(&x.detail, 0);
@@ -581,9 +611,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 			x.deadline = t0 + (double)t->timeout_ms;
 		base_scope(r, s, t, x.caps, builtins, &sc);
 		enum itest_status st = run_steps(&x, t->steps, &sc, "");
-		for (size_t d = 0; d < w->ndrivers; d++)
-			if (w->opened[d] == 1 && itest_drivers[d]->test_end)
-				itest_drivers[d]->test_end(w->sessions[d]);
+		end_sessions(w);
 		rc->attempts = attempt;
 		rc->time_s = (now_ms() - t0) / 1e3;
 		if (log.dropped) {
@@ -613,6 +641,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 			a->time_s = rc->time_s;
 		}
 		iv_free(x.caps);
+		free(x.stub_marks);
 		strbuf_release(&x.message);
 		strbuf_release(&x.detail);
 		strbuf_release(&log);
@@ -674,6 +703,7 @@ static void run_fixture(struct worker *w, struct stage *s,
 	strbuf_init(&x.detail, 0);
 	base_scope(r, s, NULL, teardown ? x.caps : NULL, builtins, &sc);
 	out->status = run_steps(&x, ss, &sc, "");
+	end_sessions(w);
 	if (out->status != IT_PASS) {
 		out->failed = 1;
 		out->message = masked(r, x.message.buf);
@@ -933,14 +963,24 @@ static void *worker_main(void *arg)
 				else if (r->stop)
 					abandon_rest(s, IT_SKIP,
 						     r->stop_reason);
-				if (s->next < s->ntests) {
+				/* a test with a `stub` step runs alone */
+				int wait_alone =
+					s->next < s->ntests &&
+					(s->alone ||
+					 (s->tests[s->next]->exclusive &&
+					  s->running));
+				if (s->next < s->ntests && !wait_alone) {
 					size_t idx = s->next++;
+					int alone = s->tests[idx]->exclusive;
+					s->alone = alone;
 					s->running++;
 					r->running_total++;
 					report_status(r);
 					pthread_mutex_unlock(&r->mu);
 					run_test(w, s, idx);
 					pthread_mutex_lock(&r->mu);
+					if (alone)
+						s->alone = 0;
 					s->running--;
 					r->running_total--;
 					s->done[idx] = 1;
@@ -957,7 +997,8 @@ static void *worker_main(void *arg)
 					report_ready(r);
 					report_status(r);
 					progressed = 1;
-				} else if (!s->running) {
+				} else if (!s->running &&
+					   s->next >= s->ntests) {
 					s->state = ST_TEARDOWN;
 					progressed = 1;
 					if (--s->stream->remaining) {

@@ -1056,8 +1056,9 @@ static int add_tests(struct build *b, const struct ivalue *list)
 
 struct coverage {
 	const struct suite *s;
-	unsigned char *covers;	 /* per component */
+	unsigned char *covers;	 /* per component; NULL: only check */
 	unsigned char *var_seen; /* per suite var */
+	int exclusive;		 /* a `stub` step was seen */
 	struct itest_err *err;
 };
 
@@ -1072,7 +1073,8 @@ static int cover_ref(void *data, const char *root, size_t rootlen,
 	(void)name, (void)namelen, (void)has_default, (void)offset;
 	int c = component_find(cv->s, root, rootlen);
 	if (c >= 0) {
-		cv->covers[c] = 1;
+		if (cv->covers)
+			cv->covers[c] = 1;
 		return 0;
 	}
 	/* through suite vars, transitively */
@@ -1104,6 +1106,31 @@ static int cover_value(struct coverage *cv, const struct ivalue *v)
 	return 0;
 }
 
+/*
+ * A `stub` step names a component that must have a stub; the test covers
+ * it and runs alone in its stage (under -j the system's own calls could
+ * not be told apart).
+ */
+static int cover_stub_step(struct coverage *cv, const struct step *st)
+{
+	const struct ivalue *a = st->arg;
+	cv->exclusive = 1;
+	if (tpl_has_vars(a->u.str.s, a->u.str.len))
+		return 0;
+	int c = component_find(cv->s, a->u.str.s, a->u.str.len);
+	if (c < 0)
+		return err_set(cv->err, &a->loc,
+			       "the 'stub' step names no component: '%s'",
+			       a->u.str.s);
+	if (!cv->s->components[c].stub)
+		return err_set(cv->err, &a->loc,
+			       "component '%s' has no 'stub' to ask",
+			       a->u.str.s);
+	if (cv->covers)
+		cv->covers[c] = 1;
+	return 0;
+}
+
 static int cover_steps(struct coverage *cv, const struct steps *ss, int depth)
 {
 	for (size_t i = 0; i < ss->n && depth < 32; i++) {
@@ -1114,6 +1141,9 @@ static int cover_steps(struct coverage *cv, const struct steps *ss, int depth)
 				return -1;
 			continue;
 		}
+		if (!strcmp(st->drv->name, "stub") &&
+		    cover_stub_step(cv, st) < 0)
+			return -1;
 		if (cover_value(cv, st->arg) < 0 ||
 		    cover_value(cv, st->expect) < 0 ||
 		    cover_value(cv, st->capture) < 0)
@@ -1128,16 +1158,19 @@ static int cover_steps(struct coverage *cv, const struct steps *ss, int depth)
 static int derive_covers(struct build *b)
 {
 	struct suite *s = b->s;
-	struct coverage cv = {s, NULL, NULL, b->err};
+	struct coverage cv = {s, NULL, NULL, 0, b->err};
 	cv.var_seen = xcalloc(s->vars->u.obj.n + 1, 1);
 	int ret = 0;
 	for (size_t i = 0; i < s->ntests && !ret; i++) {
 		struct test *t = &s->tests[i];
+		memset(cv.var_seen, 0, s->vars->u.obj.n + 1);
+		/* with explicit covers, the steps are only checked */
+		cv.covers = t->covers_explicit ? NULL : t->covers;
+		cv.exclusive = 0;
+		ret = cover_steps(&cv, t->steps, 0);
+		t->exclusive = cv.exclusive;
 		if (t->covers_explicit)
 			continue;
-		memset(cv.var_seen, 0, s->vars->u.obj.n + 1);
-		cv.covers = t->covers;
-		ret = cover_steps(&cv, t->steps, 0);
 		if (!ret)
 			ret = cover_value(&cv, t->row);
 		for (size_t c = 0; c < s->ncomponents; c++)

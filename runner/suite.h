@@ -62,6 +62,7 @@ struct test {
 	int retries;
 	unsigned char *covers; /* per component: 1 if the test covers it */
 	int covers_explicit;   /* `covers:` given, not derived */
+	int exclusive;	       /* has a `stub` step: runs alone in its stage */
 };
 
 struct suite {
