@@ -234,17 +234,6 @@ static void add_pct(struct strbuf *sb, const char *s, size_t len)
 	}
 }
 
-/* "2s", "1m", "250ms": a duration as people write it. */
-static void add_duration(struct strbuf *sb, int64_t ms)
-{
-	if (ms && ms % 60000 == 0)
-		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
-	else if (ms && ms % 1000 == 0)
-		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
-	else
-		strbuf_addf(sb, "%lldms", (long long)ms);
-}
-
 /*
  * A number of milliseconds from libcurl's microseconds, exact to the
  * microsecond ("12.345"), made without iv_double()'s search for the
@@ -1339,7 +1328,7 @@ static void error_message(struct strbuf *m, CURLcode rc, const char *errbuf,
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		strbuf_addstr(m, "timed out after ");
-		add_duration(m, q->timeout_ms);
+		strbuf_add_duration(m, q->timeout_ms);
 		strbuf_addf(m, " (%s %s: %s)", q->method, q->url, detail);
 		break;
 	case CURLE_TOO_MANY_REDIRECTS:

@@ -113,17 +113,6 @@ static int shell_check_step(const struct ivalue *arg, struct itest_err *err)
 	return 0;
 }
 
-/* "2s", "1m", "250ms": a duration as people write it. */
-static void add_duration(struct strbuf *sb, int64_t ms)
-{
-	if (ms && ms % 60000 == 0)
-		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
-	else if (ms && ms % 1000 == 0)
-		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
-	else
-		strbuf_addf(sb, "%lldms", (long long)ms);
-}
-
 static void add_signal_name(struct strbuf *sb, int sig)
 {
 	const char *abbrev = sigabbrev_np(sig);
@@ -344,7 +333,7 @@ static enum itest_status shell_exec(void *session,
 		log_outcome(ctx->log, &sr);
 	if (sr.timed_out) {
 		strbuf_addstr(&res->message, "timed out after ");
-		add_duration(&res->message, timeout);
+		strbuf_add_duration(&res->message, timeout);
 		strbuf_addstr(&res->message, "; process group killed");
 	} else if (sr.cancelled) {
 		strbuf_addstr(&res->message, "interrupted");

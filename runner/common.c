@@ -67,7 +67,7 @@ void xgrow(void **p, size_t *alloc, size_t need, size_t size)
 {
 	if (need <= *alloc)
 		return;
-	size_t n = *alloc ? *alloc : 4;
+	size_t n = *alloc ? *alloc : 1; /* most maps hold one or two keys */
 	while (n < need)
 		n = n * 3 / 2 + 1;
 	*p = xrealloc(*p, n * size);

@@ -110,16 +110,6 @@ static int cancelled(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-static void add_ms(struct strbuf *sb, int64_t ms)
-{
-	if (ms && ms % 60000 == 0)
-		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
-	else if (ms && ms % 1000 == 0)
-		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
-	else
-		strbuf_addf(sb, "%lldms", (long long)ms);
-}
-
 /* ---- folders ---- */
 
 /* mkdir -p with mode 0700 for the folders it creates. */
@@ -624,7 +614,7 @@ static int run_engine_cmd(struct dcomp *dc, const char *what, char **argv,
 		    text);
 	if (r.timed_out) {
 		strbuf_addstr(why, "did not finish in ");
-		add_ms(why, DEPLOY_ENGINE_MS);
+		strbuf_add_duration(why, DEPLOY_ENGINE_MS);
 	} else if (r.cancelled) {
 		strbuf_addstr(why, "was interrupted");
 	} else if (r.exited) {
@@ -1134,7 +1124,8 @@ static int wait_ready(struct deployment *d, struct dcomp **v, size_t n,
 						    "component '%s' did not "
 						    "become ready in ",
 						    c->name);
-					add_ms(why, c->ready_timeout_ms);
+					strbuf_add_duration(
+						why, c->ready_timeout_ms);
 					strbuf_addf(why, ": %s", ans.buf);
 					add_log_tail(why, dc->log_path);
 				}

@@ -148,16 +148,6 @@ struct exec {
 
 /* ---- helpers ---- */
 
-static void fmt_ms(struct strbuf *sb, int64_t ms)
-{
-	if (ms % 60000 == 0 && ms)
-		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
-	else if (ms % 1000 == 0 && ms)
-		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
-	else
-		strbuf_addf(sb, "%lldms", (long long)ms);
-}
-
 static int cancelled(int fd)
 {
 	struct pollfd p = {fd, POLLIN, 0};
@@ -267,7 +257,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			double left = x->deadline - now_ms();
 			if (left <= 0) {
 				strbuf_addstr(why, "test timed out after ");
-				fmt_ms(why, x->test_timeout_ms);
+				strbuf_add_duration(why, x->test_timeout_ms);
 				status = IT_ERROR;
 				result_release(&res);
 				break;
@@ -330,7 +320,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 		    now_ms() >= x->deadline) {
 			strbuf_reset(why);
 			strbuf_addstr(why, "test timed out after ");
-			fmt_ms(why, x->test_timeout_ms);
+			strbuf_add_duration(why, x->test_timeout_ms);
 		}
 		iv_free(arg);
 		iv_free(expect);

@@ -222,6 +222,16 @@ void strbuf_add_cut(struct strbuf *sb, const char *text, size_t len, size_t max,
 	strbuf_addf(sb, "\xe2\x80\xa6 (%zu bytes)", total);
 }
 
+void strbuf_add_duration(struct strbuf *sb, int64_t ms)
+{
+	if (ms && ms % 60000 == 0)
+		strbuf_addf(sb, "%lldm", (long long)(ms / 60000));
+	else if (ms && ms % 1000 == 0)
+		strbuf_addf(sb, "%llds", (long long)(ms / 1000));
+	else
+		strbuf_addf(sb, "%lldms", (long long)ms);
+}
+
 void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
 			const char *to)
 {

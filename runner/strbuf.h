@@ -51,6 +51,8 @@ void strbuf_add_url_encoded(struct strbuf *sb, const char *s, size_t len);
  * "… (TOTAL bytes)" when it was cut. */
 void strbuf_add_cut(struct strbuf *sb, const char *text, size_t len, size_t max,
 		    size_t total);
+/* Appends a duration as people write it: "2s", "1m", "250ms". */
+void strbuf_add_duration(struct strbuf *sb, int64_t ms);
 /* Replaces every occurrence of `from` (flen bytes) by `to`. */
 void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
 			const char *to);
