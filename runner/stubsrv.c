@@ -1,10 +1,10 @@
 /*
  * The built-in HTTP stub server (SPEC 5 and 6.6): checks stub files at
- * load time, serves their routes with libmicrohttpd (a thread per
- * connection, so a `delay` holds up no other client), records every
- * request for the `stub` step, answers unmatched requests with 404 and
- * the closest route, and runs `itest stub FILE --port N` for a fake API
- * at the desk.
+ * load time, serves their routes with libmicrohttpd (loaded on the first
+ * start, lazy.h; a thread per connection, so a `delay` holds up no other
+ * client), records every request for the `stub` step, answers unmatched
+ * requests with 404 and the closest route, and runs `itest stub FILE
+ * --port N` for a fake API at the desk.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "driver.h"
 #include "expect.h"
 #include "jsonpath.h"
+#include "lazy.h"
 #include "stubsrv.h"
 #include "suite.h"
 #include "template.h"
@@ -421,6 +422,7 @@ struct conn {
 };
 
 struct stubsrv {
+	const struct lazy_mhd *lib; /* libmicrohttpd's functions */
 	struct MHD_Daemon *mhd;
 	int lfd;
 	int port;
@@ -619,8 +621,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct stubsrv *s = cls;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ci = s->lib->MHD_get_connection_info(
+		mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 	(void)socket_context;
 	if (!ci)
 		return;
@@ -725,13 +727,13 @@ static struct ivalue *body_json(const struct strbuf *body,
 	return json_parse(body->buf, body->len, NULL, &err);
 }
 
-static void request_build(struct request *rq, struct MHD_Connection *mc,
-			  const char *method, const char *url,
-			  const struct strbuf *body)
+static void request_build(const struct lazy_mhd *m, struct request *rq,
+			  struct MHD_Connection *mc, const char *method,
+			  const char *url, const struct strbuf *body)
 {
 	struct ivalue *q = iv_obj(), *h = iv_obj(), *json;
-	MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, add_query, q);
-	MHD_get_connection_values_n(mc, MHD_HEADER_KIND, add_header, h);
+	m->MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, add_query, q);
+	m->MHD_get_connection_values_n(mc, MHD_HEADER_KIND, add_header, h);
 	json = body_json(body, h);
 	memset(rq, 0, sizeof(*rq));
 	rq->obj = iv_obj();
@@ -1088,15 +1090,16 @@ static const char *file_type(const char *path)
 	return "application/octet-stream";
 }
 
-static struct MHD_Response *buffer_response(struct strbuf *sb)
+static struct MHD_Response *buffer_response(const struct lazy_mhd *m,
+					    struct strbuf *sb)
 {
 	size_t len;
 	char *buf;
 	if (!sb->len)
-		return MHD_create_response_from_buffer(0, NULL,
-						       MHD_RESPMEM_PERSISTENT);
+		return m->MHD_create_response_from_buffer(
+			0, NULL, MHD_RESPMEM_PERSISTENT);
 	buf = strbuf_detach(sb, &len);
-	struct MHD_Response *r = MHD_create_response_from_buffer(
+	struct MHD_Response *r = m->MHD_create_response_from_buffer(
 		len, buf, MHD_RESPMEM_MUST_FREE);
 	if (!r)
 		free(buf);
@@ -1104,19 +1107,23 @@ static struct MHD_Response *buffer_response(struct strbuf *sb)
 }
 
 /* A JSON answer of the server itself (404, 413, 500). */
-static struct MHD_Response *json_response(const struct ivalue *v)
+static struct MHD_Response *json_response(const struct lazy_mhd *m,
+					  const struct ivalue *v)
 {
 	struct strbuf sb = STRBUF_INIT;
 	json_emit(&sb, v, 2);
 	strbuf_addch(&sb, '\n');
-	struct MHD_Response *r = buffer_response(&sb);
+	struct MHD_Response *r = buffer_response(m, &sb);
 	if (r)
-		MHD_add_response_header(r, "Content-Type", "application/json");
+		m->MHD_add_response_header(r, "Content-Type",
+					   "application/json");
 	return r;
 }
 
-static struct MHD_Response *
-error_response(const char *error, const struct request *rq, const char *detail)
+static struct MHD_Response *error_response(const struct lazy_mhd *m,
+					   const char *error,
+					   const struct request *rq,
+					   const char *detail)
 {
 	struct ivalue *v = iv_obj();
 	iv_set(v, "error", iv_str(error));
@@ -1127,7 +1134,7 @@ error_response(const char *error, const struct request *rq, const char *detail)
 	}
 	if (detail)
 		iv_set(v, "why", iv_str(detail));
-	struct MHD_Response *r = json_response(v);
+	struct MHD_Response *r = json_response(m, v);
 	iv_free(v);
 	return r;
 }
@@ -1167,11 +1174,11 @@ static struct MHD_Response *make_response(const struct stubsrv *s,
 	if ((v = iv_get(resp, "json"))) {
 		json_emit(&sb, v, 0);
 		ctype = "application/json";
-		r = buffer_response(&sb);
+		r = buffer_response(s->lib, &sb);
 	} else if ((v = iv_get(resp, "body"))) {
 		iv_to_text(&sb, v);
 		ctype = "text/plain; charset=utf-8";
-		r = buffer_response(&sb);
+		r = buffer_response(s->lib, &sb);
 	} else if ((v = iv_get(resp, "file"))) {
 		struct stat st;
 		iv_to_text(&sb, v);
@@ -1203,11 +1210,11 @@ static struct MHD_Response *make_response(const struct stubsrv *s,
 		}
 		ctype = file_type(path);
 		free(path);
-		r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+		r = s->lib->MHD_create_response_from_fd((size_t)st.st_size, fd);
 		if (!r)
 			close(fd);
 	} else {
-		r = buffer_response(&sb);
+		r = buffer_response(s->lib, &sb);
 	}
 	strbuf_release(&sb);
 	if (!r) {
@@ -1219,11 +1226,11 @@ static struct MHD_Response *make_response(const struct stubsrv *s,
 		const struct imember *m = &hdrs->u.obj.m[i];
 		struct strbuf t = STRBUF_INIT;
 		iv_to_text(&t, m->val);
-		MHD_add_response_header(r, m->key, t.buf);
+		s->lib->MHD_add_response_header(r, m->key, t.buf);
 		strbuf_release(&t);
 	}
 	if (ctype && !iv_get_nocase(hdrs, "content-type"))
-		MHD_add_response_header(r, "Content-Type", ctype);
+		s->lib->MHD_add_response_header(r, "Content-Type", ctype);
 	return r;
 }
 
@@ -1259,12 +1266,13 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 	int64_t nth = 0, delay = 0;
 	enum MHD_Result ret;
 
-	request_build(&rq, mc, method, url, &ctx->body);
+	request_build(s->lib, &rq, mc, method, url, &ctx->body);
 	if (ctx->body.dropped) {
 		status = 413;
 		strbuf_addf(&why, "the body is larger than %zu bytes",
 			    (size_t)STUB_BODY_CAP);
-		resp = error_response("request body too large", &rq, why.buf);
+		resp = error_response(s->lib, "request body too large", &rq,
+				      why.buf);
 		strbuf_addstr(&line, " body too large");
 	} else if ((rt = route_find(s, &rq, &nth))) {
 		const struct ivalue *spec = rt->respond;
@@ -1297,8 +1305,8 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 		}
 		if (!resp) {
 			status = 500;
-			resp = error_response("stub response failed", &rq,
-					      why.buf);
+			resp = error_response(s->lib, "stub response failed",
+					      &rq, why.buf);
 			strbuf_addf(&line, " (route %zu: %s)", rt->index,
 				    why.buf);
 		} else {
@@ -1311,7 +1319,7 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 		iv_set(body, "request", iv_str(rl));
 		free(rl);
 		closest_route(s, &rq, body);
-		resp = json_response(body);
+		resp = json_response(s->lib, body);
 		iv_free(body);
 		strbuf_addstr(&line, " unmatched");
 	}
@@ -1341,9 +1349,9 @@ static enum MHD_Result answer(struct stubsrv *s, struct MHD_Connection *mc,
 
 	if (delay > 0)
 		delay_ms(s, delay);
-	ret = resp ? MHD_queue_response(mc, status, resp) : MHD_NO;
+	ret = resp ? s->lib->MHD_queue_response(mc, status, resp) : MHD_NO;
 	if (resp)
-		MHD_destroy_response(resp);
+		s->lib->MHD_destroy_response(resp);
 	iv_free(rendered);
 	iv_free(rq.obj);
 	strbuf_release(&why);
@@ -1394,6 +1402,7 @@ static struct stubsrv *server_start(const struct ivalue *doc, const char *dir,
 	const struct ivalue *routes = iv_get(doc, "routes");
 	pthread_condattr_t ca;
 	int family = AF_INET;
+	const char *why;
 
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -1414,6 +1423,13 @@ static struct stubsrv *server_start(const struct ivalue *doc, const char *dir,
 		if (route_build(s, &s->routes[i], routes->u.arr.v[i], err))
 			goto fail;
 	}
+	if (!(s->lib = lazy_mhd_load(&why))) {
+		err_set(err, NULL,
+			"the stub server needs libmicrohttpd "
+			"(libmicrohttpd12): %s",
+			why);
+		goto fail;
+	}
 	s->lfd = listen_on(host ? host : "127.0.0.1", port, &family, &s->port,
 			   err);
 	if (s->lfd < 0)
@@ -1423,7 +1439,7 @@ static struct stubsrv *server_start(const struct ivalue *doc, const char *dir,
 			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO;
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->mhd = MHD_start_daemon(
+	s->mhd = s->lib->MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
 		s->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
@@ -1462,7 +1478,7 @@ void stubsrv_stop(struct stubsrv *s)
 		conn_reset(&s->conns[i]);
 	pthread_mutex_unlock(&s->mu);
 	setsockopt(s->lfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	MHD_stop_daemon(s->mhd); /* closes the listening socket */
+	s->lib->MHD_stop_daemon(s->mhd); /* closes the listening socket */
 	server_free(s);
 }
 

@@ -8,11 +8,11 @@
  * errors through per-thread handlers, which every entry point here
  * points at a buffer for its duration (and then restores), so nothing
  * is printed to stderr and parallel workers do not see each other's
- * errors.
+ * errors.  libxml2 is loaded on first use (lazy.h): without it, XPath
+ * fails with the reason and the rest of itest works.
  */
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <strings.h>
 
 #include <libxml/HTMLparser.h>
@@ -20,6 +20,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include "lazy.h"
 #include "xpath.h"
 
 /* XPath operations one evaluation may take (libxml2's opLimit). */
@@ -32,18 +33,13 @@
 #endif
 
 struct xdoc {
+	const struct lazy_xml *x; /* libxml2's functions */
 	xmlDocPtr doc;
 };
 
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void)
-{
-	xmlInitParser();
-}
-
 /* The first error libxml2 reports while a `quiet` is in force. */
 struct quiet {
+	const struct lazy_xml *x;
 	struct strbuf msg;
 	int line, col;
 	int offset; /* in an XPath expression; -1 unknown */
@@ -132,24 +128,34 @@ ITEST_PRINTF(2, 3) static void on_generic(void *data, const char *fmt, ...)
 	(void)fmt;
 }
 
-static void quiet_begin(struct quiet *q)
+/* Loads libxml2 and points this thread's error handlers at `q`; -1
+ * (why set) when libxml2 cannot be loaded. */
+static int quiet_begin(struct quiet *q, struct strbuf *why)
 {
-	pthread_once(&xml_once, xml_init);
+	const char *e;
+	const struct lazy_xml *x = lazy_xml_load(&e);
+	if (!x) {
+		strbuf_addf(why, "XPath needs libxml2 (libxml2): %s", e);
+		return -1;
+	}
+	q->x = x;
 	strbuf_init(&q->msg, 0);
 	q->line = q->col = 0;
 	q->offset = -1;
-	q->serr = xmlStructuredError;
-	q->sctx = xmlStructuredErrorContext;
-	q->gerr = xmlGenericError;
-	q->gctx = xmlGenericErrorContext;
-	xmlSetStructuredErrorFunc(q, on_error);
-	xmlSetGenericErrorFunc(NULL, on_generic);
+	/* what the macros xmlStructuredError & co. read */
+	q->serr = *x->__xmlStructuredError();
+	q->sctx = *x->__xmlStructuredErrorContext();
+	q->gerr = *x->__xmlGenericError();
+	q->gctx = *x->__xmlGenericErrorContext();
+	x->xmlSetStructuredErrorFunc(q, on_error);
+	x->xmlSetGenericErrorFunc(NULL, on_generic);
+	return 0;
 }
 
 static void quiet_end(struct quiet *q)
 {
-	xmlSetStructuredErrorFunc(q->sctx, q->serr);
-	xmlSetGenericErrorFunc(q->gctx, q->gerr);
+	q->x->xmlSetStructuredErrorFunc(q->sctx, q->serr);
+	q->x->xmlSetGenericErrorFunc(q->gctx, q->gerr);
 	strbuf_release(&q->msg);
 }
 
@@ -167,16 +173,17 @@ struct xdoc *xdoc_parse(const char *body, size_t len, int html,
 		strbuf_addstr(why, "the body is empty");
 		return NULL;
 	}
-	quiet_begin(&q);
+	if (quiet_begin(&q, why))
+		return NULL;
 	if (html)
-		doc = htmlReadMemory(body, (int)len, NULL, NULL,
-				     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-					     HTML_PARSE_NOWARNING |
-					     HTML_PARSE_NONET);
+		doc = q.x->htmlReadMemory(
+			body, (int)len, NULL, NULL,
+			HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+				HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
 	else
-		doc = xmlReadMemory(body, (int)len, NULL, NULL,
-				    XML_PARSE_NONET | XML_PARSE_NOERROR |
-					    XML_PARSE_NOWARNING);
+		doc = q.x->xmlReadMemory(body, (int)len, NULL, NULL,
+					 XML_PARSE_NONET | XML_PARSE_NOERROR |
+						 XML_PARSE_NOWARNING);
 	if (!doc) {
 		strbuf_addstr(why, html ? "the body is not HTML"
 					: "the body is not well-formed XML");
@@ -189,6 +196,7 @@ struct xdoc *xdoc_parse(const char *body, size_t len, int html,
 	if (!doc)
 		return NULL;
 	d = xmalloc(sizeof(*d));
+	d->x = q.x;
 	d->doc = doc;
 	return d;
 }
@@ -197,7 +205,7 @@ void xdoc_free(struct xdoc *d)
 {
 	if (!d)
 		return;
-	xmlFreeDoc(d->doc);
+	d->x->xmlFreeDoc(d->doc);
 	free(d);
 }
 
@@ -211,11 +219,11 @@ static void xpath_error(struct strbuf *why, const char *expr,
 		strbuf_addf(why, " at offset %d", q->offset);
 }
 
-static struct ivalue *node_text(xmlNodePtr node)
+static struct ivalue *node_text(const struct lazy_xml *x, xmlNodePtr node)
 {
-	xmlChar *s = xmlXPathCastNodeToString(node);
+	xmlChar *s = x->xmlXPathCastNodeToString(node);
 	struct ivalue *v = iv_str(s ? (const char *)s : "");
-	xmlFree(s);
+	(*x->xmlFree)(s);
 	return v;
 }
 
@@ -232,8 +240,8 @@ static struct ivalue *number(double d)
 	return iv_double(d);
 }
 
-static int register_ns(xmlXPathContextPtr ctx, const struct ivalue *ns,
-		       struct strbuf *why)
+static int register_ns(const struct lazy_xml *x, xmlXPathContextPtr ctx,
+		       const struct ivalue *ns, struct strbuf *why)
 {
 	if (!ns || ns->type == IV_NULL)
 		return 0;
@@ -250,8 +258,9 @@ static int register_ns(xmlXPathContextPtr ctx, const struct ivalue *ns,
 				    m->key, iv_kind(m->val));
 			return -1;
 		}
-		if (!m->klen || xmlXPathRegisterNs(ctx, (const xmlChar *)m->key,
-						   (const xmlChar *)uri) < 0) {
+		if (!m->klen ||
+		    x->xmlXPathRegisterNs(ctx, (const xmlChar *)m->key,
+					  (const xmlChar *)uri) < 0) {
 			strbuf_addf(why, "cannot register namespace '%s'",
 				    m->key);
 			return -1;
@@ -267,8 +276,9 @@ struct ivalue *xpath_eval(struct xdoc *d, const char *expr,
 	xmlXPathContextPtr ctx;
 	xmlXPathObjectPtr obj = NULL;
 	struct ivalue *v = NULL;
-	quiet_begin(&q);
-	ctx = xmlXPathNewContext(d->doc);
+	if (quiet_begin(&q, why))
+		return NULL;
+	ctx = q.x->xmlXPathNewContext(d->doc);
 	if (!ctx) {
 		strbuf_addstr(why, "out of memory for an XPath context");
 		goto out;
@@ -276,9 +286,9 @@ struct ivalue *xpath_eval(struct xdoc *d, const char *expr,
 	ctx->error = on_error;
 	ctx->userData = &q;
 	ctx->opLimit = XPATH_OP_LIMIT;
-	if (register_ns(ctx, namespaces, why))
+	if (register_ns(q.x, ctx, namespaces, why))
 		goto out;
-	obj = xmlXPathEval((const xmlChar *)expr, ctx);
+	obj = q.x->xmlXPathEval((const xmlChar *)expr, ctx);
 	if (!obj) {
 		xpath_error(why, expr, &q);
 		goto out;
@@ -289,11 +299,11 @@ struct ivalue *xpath_eval(struct xdoc *d, const char *expr,
 		xmlNodeSetPtr ns = obj->nodesetval;
 		int n = ns ? ns->nodeNr : 0;
 		if (n == 1) {
-			v = node_text(ns->nodeTab[0]);
+			v = node_text(q.x, ns->nodeTab[0]);
 		} else if (n > 1) {
 			v = iv_arr();
 			for (int i = 0; i < n; i++)
-				iv_push(v, node_text(ns->nodeTab[i]));
+				iv_push(v, node_text(q.x, ns->nodeTab[i]));
 		}
 		break;
 	}
@@ -314,8 +324,8 @@ struct ivalue *xpath_eval(struct xdoc *d, const char *expr,
 		break;
 	}
 out:
-	xmlXPathFreeObject(obj);
-	xmlXPathFreeContext(ctx);
+	q.x->xmlXPathFreeObject(obj);
+	q.x->xmlXPathFreeContext(ctx);
 	quiet_end(&q);
 	return v;
 }
@@ -326,22 +336,23 @@ int xpath_check(const char *expr, struct strbuf *why)
 	xmlXPathContextPtr ctx;
 	xmlXPathCompExprPtr comp = NULL;
 	int ret = -1;
-	quiet_begin(&q);
-	ctx = xmlXPathNewContext(NULL);
+	if (quiet_begin(&q, why))
+		return -1;
+	ctx = q.x->xmlXPathNewContext(NULL);
 	if (!ctx) {
 		strbuf_addstr(why, "out of memory for an XPath context");
 		goto out;
 	}
 	ctx->error = on_error;
 	ctx->userData = &q;
-	comp = xmlXPathCtxtCompile(ctx, (const xmlChar *)expr);
+	comp = q.x->xmlXPathCtxtCompile(ctx, (const xmlChar *)expr);
 	if (comp)
 		ret = 0;
 	else
 		xpath_error(why, expr, &q);
 out:
-	xmlXPathFreeCompExpr(comp);
-	xmlXPathFreeContext(ctx);
+	q.x->xmlXPathFreeCompExpr(comp);
+	q.x->xmlXPathFreeContext(ctx);
 	quiet_end(&q);
 	return ret;
 }
