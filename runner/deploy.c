@@ -84,6 +84,7 @@ struct deployment {
 	int cancel_fd;
 	const struct masker *mask;
 	const struct ivalue *cli_vars, *file_vars;
+	pthread_mutex_t check_mu; /* deploy_check from parallel tests */
 	struct dcomp *comps;
 	size_t n;
 	struct ivalue *vars;	 /* deploy_vars() */
@@ -1149,6 +1150,7 @@ struct deployment *deploy_new(const struct suite *s,
 			      struct itest_err *err)
 {
 	struct deployment *d = xcalloc(1, sizeof(*d));
+	pthread_mutex_init(&d->check_mu, NULL);
 	struct strbuf sb = STRBUF_INIT;
 	const char *stream = o->stream ? o->stream : "main";
 	const char *run_dir = o->run_dir ? o->run_dir : ".";
@@ -1311,19 +1313,23 @@ out:
 int deploy_check(struct deployment *d, const unsigned char *covers,
 		 struct strbuf *why)
 {
-	int status;
+	int status, dead = 0;
 	if (!d)
 		return 0;
-	for (size_t i = 0; i < d->n; i++) {
+	/* the tests of a stage run in parallel and each asks before it
+	 * starts: one question at a time */
+	pthread_mutex_lock(&d->check_mu);
+	for (size_t i = 0; i < d->n && !dead; i++) {
 		struct dcomp *dc = &d->comps[i];
 		if (dc->state != DS_REAL || (covers && !covers[i]) ||
 		    comp_alive(dc, &status))
 			continue;
 		explain_exit(why, dc, status, "");
 		mask_apply(d->mask, why);
-		return 1;
+		dead = 1;
 	}
-	return 0;
+	pthread_mutex_unlock(&d->check_mu);
+	return dead;
 }
 
 struct stubsrv *deploy_stub(struct deployment *d, size_t c)
@@ -1355,6 +1361,7 @@ static void free_rest(struct deployment *d)
 	free(d->reg_key);
 	free(d->run_dir);
 	free(d->log_dir);
+	pthread_mutex_destroy(&d->check_mu);
 	free(d);
 }
 
