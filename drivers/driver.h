@@ -91,6 +91,10 @@ struct itest_driver {
 	 * the driver's name: "echo hi", "GET ${api}/orders".  May be NULL:
 	 * then the argument is shown as compact JSON. */
 	void (*summary)(const struct ivalue *arg, struct strbuf *out);
+	/* This worker moves on to another stage: drop connections to
+	 * components that may have been swapped (SPEC 8 "Ports").  May be
+	 * NULL. */
+	void (*stage_end)(void *session);
 };
 
 /* registry.c */

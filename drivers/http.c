@@ -1259,6 +1259,8 @@ static CURLcode perform(struct http_session *s, int cancel_fd, int *cancelled)
 	CURLcode rc = CURLE_OK;
 	int running = 1;
 	*cancelled = 0;
+	if (!s->multi && !(s->multi = curl_multi_init()))
+		return CURLE_OUT_OF_MEMORY;
 	if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	while (running) {
@@ -1661,6 +1663,18 @@ out:
 	return st;
 }
 
+/* A stage swap: the connections the multi handle keeps may lead to a
+ * stub that a real component just replaced on the same port.  Dropping
+ * the handle closes them; the next transfer makes a new one. */
+static void http_stage_end(void *session)
+{
+	struct http_session *s = session;
+	if (s->multi) {
+		curl_multi_cleanup(s->multi);
+		s->multi = NULL;
+	}
+}
+
 /* "POST ${orders.url}/orders": the method and the URL as written. */
 static void http_summary(const struct ivalue *arg, struct strbuf *out)
 {
@@ -1690,4 +1704,5 @@ const struct itest_driver http_driver = {
 	.test_end = http_test_end,
 	.close = http_close,
 	.summary = http_summary,
+	.stage_end = http_stage_end,
 };

@@ -123,6 +123,7 @@ struct run {
 
 /* One worker thread: its driver sessions are its own. */
 struct worker {
+	const struct stage *last; /* the stage of its last test */
 	struct run *run;
 	void **sessions; /* per driver in itest_drivers[] */
 	unsigned char *opened;
@@ -505,6 +506,19 @@ static void end_sessions(struct worker *w)
 			itest_drivers[d]->test_end(w->sessions[d]);
 }
 
+/* The worker moves to a test of another stage: its drivers drop what
+ * leads to components that may have been swapped since. */
+static void enter_stage(struct worker *w, const struct stage *s)
+{
+	if (w->last == s)
+		return;
+	if (w->last)
+		for (size_t d = 0; d < w->ndrivers; d++)
+			if (w->opened[d] == 1 && itest_drivers[d]->stage_end)
+				itest_drivers[d]->stage_end(w->sessions[d]);
+	w->last = s;
+}
+
 /* Where each stub's records stand as a test begins: a `stub` step sees
  * the calls since then. */
 static size_t *stub_marks(const struct stage *s)
@@ -527,6 +541,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 	struct rep_case *rc = &s->rep.cases[idx];
 	struct ivalue *builtins = make_builtins(r, s, t);
 	double t0 = now_ms();
+	enter_stage(w, s);
 	if (s->stream->setup_error) {
 		rc->status = IT_ERROR;
 		rc->message =
@@ -680,6 +695,7 @@ static void run_fixture(struct worker *w, struct stage *s,
 	memset(out, 0, sizeof(*out));
 	if (!ss->n)
 		return;
+	enter_stage(w, s);
 	builtins = make_builtins(r, s, NULL);
 	log.cap = LOG_CAP;
 	x.w = w;

@@ -896,6 +896,10 @@ static void test_connection_reuse(void **state)
 	f->drv->test_end(f->session);
 	run_pass(f, "get: http://{P}/echo");
 	assert_int_equal(jget(f, "conn")->u.num.i, c1);
+	/* a stage swap drops the connection: the next request opens one */
+	f->drv->stage_end(f->session);
+	run_pass(f, "get: http://{P}/echo");
+	assert_int_not_equal(jget(f, "conn")->u.num.i, c1);
 }
 
 /* ---- errors: no response ---- */
