@@ -145,8 +145,15 @@ int mask_write_file(const struct masker *m, const char *path,
 {
 	struct strbuf body = STRBUF_INIT, tmp = STRBUF_INIT;
 	int fd = -1, ret = -1;
-	strbuf_add(&body, content->buf, content->len);
-	mask_apply(m, &body);
+	const char *data = content->buf;
+	size_t len = content->len;
+	if (m && m->n) {
+		/* a masked copy; without secrets the content goes as it is */
+		strbuf_add(&body, content->buf, content->len);
+		mask_apply(m, &body);
+		data = body.buf;
+		len = body.len;
+	}
 	strbuf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -154,8 +161,8 @@ int mask_write_file(const struct masker *m, const char *path,
 			strerror(errno));
 		goto out;
 	}
-	for (size_t off = 0; off < body.len;) {
-		ssize_t n = write(fd, body.buf + off, body.len - off);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
