@@ -808,7 +808,7 @@ static int load_include(struct build *b, const struct ivalue *ref,
 	}
 	const struct itest_src *src = srclist_add(&b->ld->srcs, path, parent,
 						  ref->loc.line, ref->loc.col);
-	struct ivalue *doc = yaml_load_file(src, err);
+	struct ivalue *doc = yaml_load_doc(src, err);
 	if (!doc)
 		goto out;
 	b->s->docs =
@@ -1464,7 +1464,7 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 	s->vars = iv_obj();
 	s->strategy = "big-bang";
 	s->src = srclist_add(&ld->srcs, path, NULL, 0, 0);
-	s->doc = yaml_load_file(s->src, err);
+	s->doc = yaml_load_doc(s->src, err);
 	if (!s->doc)
 		goto fail;
 	if (s->doc->type != IV_OBJ || !iv_get(s->doc, "tests")) {

@@ -442,7 +442,7 @@ static struct ivalue *render_string(const struct ivalue *sv,
 	const char *s = sv->u.str.s;
 	size_t len = sv->u.str.len;
 	struct strbuf out = STRBUF_INIT;
-	unsigned flags = sv->flags;
+	unsigned flags = sv->flags & IVF_INHERITED;
 	if (!memchr(s, '$', len))
 		return iv_clone(sv);
 	for (size_t i = 0; i < len; i++) {

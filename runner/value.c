@@ -6,6 +6,7 @@
 #include <math.h>
 #include <strings.h>
 
+#include "arena.h"
 #include "value.h"
 
 #define JSON_MAX_DEPTH 512
@@ -205,26 +206,94 @@ struct ivalue *iv_obj(void)
 	return iv_new(IV_OBJ);
 }
 
+/* An arena document: the arena and the root node, so that iv_free() of
+ * the root finds the arena. */
+struct iv_doc {
+	struct arena arena;
+	struct ivalue root;
+};
+
 void iv_free(struct ivalue *v)
 {
 	if (!v)
 		return;
+	int own = !(v->flags & IVF_ARENA); /* else the arena owns the blocks */
 	switch (v->type) {
 	case IV_NUM:
-		free(v->u.num.text);
+		if (own)
+			free(v->u.num.text);
 		break;
 	case IV_STR:
-		free(v->u.str.s);
+		if (own)
+			free(v->u.str.s);
 		break;
 	case IV_ARR:
 		for (size_t i = 0; i < v->u.arr.n; i++)
 			iv_free(v->u.arr.v[i]);
-		free(v->u.arr.v);
+		if (own)
+			free(v->u.arr.v);
 		break;
 	case IV_OBJ:
 		for (size_t i = 0; i < v->u.obj.n; i++) {
-			free(v->u.obj.m[i].key);
+			if (own)
+				free(v->u.obj.m[i].key);
 			iv_free(v->u.obj.m[i].val);
+		}
+		if (own)
+			free(v->u.obj.m);
+		break;
+	default:
+		break;
+	}
+	if (v->flags & IVF_ARENA_ROOT) {
+		struct iv_doc *d =
+			(struct iv_doc *)(void *)((char *)v -
+						  offsetof(struct iv_doc,
+							   root));
+		arena_release(&d->arena);
+		free(d);
+	} else if (own) {
+		free(v);
+	}
+}
+
+struct ivalue *iv_to_arena(struct arena *a, struct ivalue *v)
+{
+	struct ivalue *n = arena_alloc(a, sizeof(*n));
+	*n = *v;
+	n->flags |= IVF_ARENA;
+	switch (v->type) {
+	case IV_NUM:
+		n->u.num.text =
+			arena_strndup(a, v->u.num.text, strlen(v->u.num.text));
+		free(v->u.num.text);
+		break;
+	case IV_STR:
+		n->u.str.s = arena_strndup(a, v->u.str.s, v->u.str.len);
+		free(v->u.str.s);
+		break;
+	case IV_ARR:
+		n->u.arr.v = NULL;
+		n->u.arr.alloc = v->u.arr.n;
+		if (v->u.arr.n) {
+			n->u.arr.v = arena_alloc(
+				a, v->u.arr.n * sizeof(*n->u.arr.v));
+			memcpy(n->u.arr.v, v->u.arr.v,
+			       v->u.arr.n * sizeof(*n->u.arr.v));
+		}
+		free(v->u.arr.v);
+		break;
+	case IV_OBJ:
+		n->u.obj.m = NULL;
+		n->u.obj.alloc = v->u.obj.n;
+		if (v->u.obj.n)
+			n->u.obj.m = arena_alloc(
+				a, v->u.obj.n * sizeof(*n->u.obj.m));
+		for (size_t i = 0; i < v->u.obj.n; i++) {
+			struct imember *m = &v->u.obj.m[i];
+			n->u.obj.m[i] = *m;
+			n->u.obj.m[i].key = arena_strndup(a, m->key, m->klen);
+			free(m->key);
 		}
 		free(v->u.obj.m);
 		break;
@@ -232,6 +301,20 @@ void iv_free(struct ivalue *v)
 		break;
 	}
 	free(v);
+	return n;
+}
+
+struct ivalue *iv_arena_doc(struct arena *a, struct ivalue *root)
+{
+	struct iv_doc *d = xmalloc(sizeof(*d));
+	d->arena = *a;
+	a->chunks = NULL;
+	a->p = a->end = NULL;
+	if (!(root->flags & IVF_ARENA))
+		root = iv_to_arena(&d->arena, root);
+	d->root = *root; /* the arena copy is abandoned */
+	d->root.flags |= IVF_ARENA_ROOT;
+	return &d->root;
 }
 
 struct ivalue *iv_clone(const struct ivalue *v)
@@ -239,7 +322,7 @@ struct ivalue *iv_clone(const struct ivalue *v)
 	if (!v)
 		return NULL;
 	struct ivalue *c = iv_new(v->type);
-	c->flags = v->flags;
+	c->flags = v->flags & IVF_INHERITED;
 	c->loc = v->loc;
 	switch (v->type) {
 	case IV_BOOL:
@@ -271,8 +354,19 @@ struct ivalue *iv_clone(const struct ivalue *v)
 	return c;
 }
 
+/* Arena containers do not grow (value.h). */
+static void check_growable(const struct ivalue *v)
+{
+	if (v->flags & IVF_ARENA) {
+		fputs("itest: internal error: growing an arena container\n",
+		      stderr);
+		abort();
+	}
+}
+
 void iv_push(struct ivalue *arr, struct ivalue *item)
 {
+	check_growable(arr);
 	XGROW(arr->u.arr.v, arr->u.arr.alloc, arr->u.arr.n + 1);
 	arr->u.arr.v[arr->u.arr.n++] = item;
 }
@@ -280,6 +374,7 @@ void iv_push(struct ivalue *arr, struct ivalue *item)
 struct imember *iv_append(struct ivalue *obj, const char *key, size_t klen,
 			  struct ivalue *val)
 {
+	check_growable(obj);
 	XGROW(obj->u.obj.m, obj->u.obj.alloc, obj->u.obj.n + 1);
 	struct imember *m = &obj->u.obj.m[obj->u.obj.n++];
 	m->key = xstrndup(key, klen);
@@ -324,7 +419,8 @@ int iv_del(struct ivalue *obj, const char *key)
 	struct imember *m = find_member(obj, key, strlen(key));
 	if (!m)
 		return -1;
-	free(m->key);
+	if (!(obj->flags & IVF_ARENA))
+		free(m->key);
 	iv_free(m->val);
 	size_t i = (size_t)(m - obj->u.obj.m);
 	memmove(m, m + 1, (obj->u.obj.n - i - 1) * sizeof(*m));

@@ -10,6 +10,14 @@
  *
  * Ownership: a container owns its children.  Functions documented as
  * "consumes" take ownership of their value argument.
+ *
+ * Arena nodes (IVF_ARENA, made by iv_to_arena) keep the node, its text,
+ * its array and its keys in an arena of a document (yaml_load_doc): no
+ * per-block malloc.  iv_free() of an arena node frees only the ordinary
+ * subtrees attached below it; the arena goes with the document's root
+ * (IVF_ARENA_ROOT, from iv_arena_doc).  Members of an arena map may be
+ * replaced (iv_set) or deleted (iv_del), but arena containers do not grow:
+ * iv_push / iv_append on one aborts.  iv_clone() gives an ordinary tree.
  */
 #ifndef ITEST_VALUE_H
 #define ITEST_VALUE_H
@@ -19,8 +27,12 @@
 enum iv_type { IV_NULL, IV_BOOL, IV_NUM, IV_STR, IV_ARR, IV_OBJ };
 
 /* flags */
-#define IVF_QUOTED 0x1 /* a YAML scalar that was quoted: always a string */
-#define IVF_SECRET 0x2 /* the value of a secret variable */
+#define IVF_QUOTED     0x1 /* a YAML scalar that was quoted: always a string */
+#define IVF_SECRET     0x2 /* the value of a secret variable */
+#define IVF_ARENA      0x4 /* node, text, array and keys are in an arena */
+#define IVF_ARENA_ROOT 0x8 /* the arena node that owns its arena */
+/* What a node made from another (a copy, a rendering) may inherit. */
+#define IVF_INHERITED (IVF_QUOTED | IVF_SECRET)
 
 struct ivalue;
 
@@ -76,6 +88,16 @@ struct ivalue *iv_obj(void);
 
 void iv_free(struct ivalue *v);
 struct ivalue *iv_clone(const struct ivalue *v);
+
+struct arena;
+/* Moves the node v (not its children: they stay as they are) into the
+ * arena `a`: its text, its array and its keys too.  Consumes v (an
+ * ordinary node); returns the arena node. */
+struct ivalue *iv_to_arena(struct arena *a, struct ivalue *v);
+/* Makes root (an arena node of *a, or an ordinary one) the root of a
+ * document that owns the arena: takes over *a (left empty) and consumes
+ * root.  iv_free() of the result frees the arena. */
+struct ivalue *iv_arena_doc(struct arena *a, struct ivalue *root);
 
 /* Appends to an array; consumes `item`. */
 void iv_push(struct ivalue *arr, struct ivalue *item);

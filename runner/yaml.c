@@ -8,6 +8,7 @@
 #include <math.h>
 #include <yaml.h> /* libyaml's: the project's headers are -iquote */
 
+#include "arena.h"
 #include "yaml.h"
 
 #define YAML_MAX_DEPTH	256
@@ -132,6 +133,7 @@ struct yp {
 	size_t ndead, dalloc;
 	size_t nodes, bytes;
 	int depth;
+	struct arena *arena; /* NULL: an ordinary tree */
 };
 
 static int parse_node(struct yp *yp, struct ivalue **out);
@@ -872,6 +874,8 @@ static int parse_node(struct yp *yp, struct ivalue **out)
 	yp->depth--;
 	if (rc)
 		return -1;
+	if (yp->arena)
+		v = iv_to_arena(yp->arena, v);
 	if (aidx != SIZE_MAX)
 		yp->anchors[aidx].node = v;
 	*out = v;
@@ -892,13 +896,17 @@ static void yp_release(struct yp *yp)
 	free(yp->dead);
 }
 
-struct ivalue *yaml_parse(const char *text, size_t len,
-			  const struct itest_src *src, struct itest_err *err)
+static struct ivalue *parse(const char *text, size_t len,
+			    const struct itest_src *src, struct itest_err *err,
+			    int in_arena)
 {
 	struct yp yp;
 	struct ivalue *root = NULL;
+	struct arena arena = ARENA_INIT;
 
 	memset(&yp, 0, sizeof(yp));
+	if (in_arena)
+		yp.arena = &arena;
 	yp.text = text;
 	yp.len = len;
 	yp.src = src;
@@ -935,11 +943,27 @@ fail:
 	root = NULL;
 out:
 	yp_release(&yp);
+	if (root && in_arena)
+		root = iv_arena_doc(&arena, root);
+	arena_release(&arena);
 	return root;
 }
 
-struct ivalue *yaml_load_file(const struct itest_src *src,
+struct ivalue *yaml_parse(const char *text, size_t len,
+			  const struct itest_src *src, struct itest_err *err)
+{
+	return parse(text, len, src, err, 0);
+}
+
+struct ivalue *yaml_parse_doc(const char *text, size_t len,
+			      const struct itest_src *src,
 			      struct itest_err *err)
+{
+	return parse(text, len, src, err, 1);
+}
+
+static struct ivalue *load_file(const struct itest_src *src,
+				struct itest_err *err, int in_arena)
 {
 	struct itest_loc loc = {src, 0, 0};
 	struct strbuf sb = STRBUF_INIT;
@@ -966,11 +990,22 @@ struct ivalue *yaml_load_file(const struct itest_src *src,
 			strerror(errno ? errno : EIO));
 		goto out;
 	}
-	v = yaml_parse(sb.buf, sb.len, src, err);
+	v = parse(sb.buf, sb.len, src, err, in_arena);
 out:
 	fclose(f);
 	strbuf_release(&sb);
 	return v;
+}
+
+struct ivalue *yaml_load_file(const struct itest_src *src,
+			      struct itest_err *err)
+{
+	return load_file(src, err, 0);
+}
+
+struct ivalue *yaml_load_doc(const struct itest_src *src, struct itest_err *err)
+{
+	return load_file(src, err, 1);
 }
 
 const struct itest_src *srclist_add(struct srclist *sl, const char *path,

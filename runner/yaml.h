@@ -44,4 +44,16 @@ struct ivalue *yaml_parse(const char *text, size_t len,
 struct ivalue *yaml_load_file(const struct itest_src *src,
 			      struct itest_err *err);
 
+/*
+ * As yaml_parse and yaml_load_file, but the tree lives in an arena owned
+ * by its root (value.h, IVF_ARENA): far less memory for big documents
+ * kept while they are used.  Members may be replaced or deleted; the
+ * containers of the tree do not grow.  iv_free(root) frees it all.
+ */
+struct ivalue *yaml_parse_doc(const char *text, size_t len,
+			      const struct itest_src *src,
+			      struct itest_err *err);
+struct ivalue *yaml_load_doc(const struct itest_src *src,
+			     struct itest_err *err);
+
 #endif

@@ -2,7 +2,7 @@
  * Unit tests of runner/yaml.c: core-schema typing, node and key
  * locations, duplicate keys, anchors, aliases and merges, the expansion
  * cap, documents, libyaml errors and their locations, tags, block
- * scalars, and loading a file.
+ * scalars, loading a file, and documents kept in an arena.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "yaml.h"
 
 static char src_path[] = "t.yml";
@@ -672,6 +673,111 @@ static void test_load_file(void **state)
 	assert_null(sl.v);
 }
 
+/* Every node of v is (or is not) an arena node. */
+static void assert_arena_tree(const struct ivalue *v, int arena)
+{
+	assert_int_equal(!!(v->flags & IVF_ARENA), arena);
+	if (v->type == IV_ARR)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			assert_arena_tree(v->u.arr.v[i], arena);
+	if (v->type == IV_OBJ)
+		for (size_t i = 0; i < v->u.obj.n; i++)
+			assert_arena_tree(v->u.obj.m[i].val, arena);
+}
+
+static void test_arena_doc(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"base: &b {x: 1, y: \"two\", z: [0x1F, .5, null, true]}\n"
+		"copy: *b\n"
+		"merged:\n  <<: *b\n  y: 3\n"
+		"list: [a, 'b', 9007199254740993, {k: v}]\n"
+		"text: \"nul\\0inside\"\n"
+		"empty: {}\n"
+		"none: []\n";
+	struct itest_err err = ITEST_ERR_INIT;
+	struct ivalue *plain = parse(text);
+	struct ivalue *doc = yaml_parse_doc(text, strlen(text), &src, &err);
+	assert_non_null(doc);
+	assert_true(doc->flags & IVF_ARENA_ROOT);
+	assert_true(iv_equal(doc, plain));
+	assert_arena_tree(plain, 0);
+	/* same texts, flags, locations and key locations */
+	const struct ivalue *l = iv_get(doc, "list");
+	assert_true(l->u.arr.v[1]->flags & IVF_QUOTED);
+	assert_string_equal(l->u.arr.v[2]->u.num.text, "9007199254740993");
+	assert_int_equal(l->u.arr.v[2]->loc.line, 6);
+	assert_int_equal(iv_member(doc, "list")->kloc.line, 6);
+	assert_int_equal(iv_get(doc, "text")->u.str.len, 10);
+	assert_int_equal(iv_get(iv_get(doc, "merged"), "y")->u.num.i, 3);
+	assert_string_equal(
+		iv_get(iv_get(doc, "merged"), "z")->u.arr.v[0]->u.num.text,
+		"31");
+
+	/* a clone is an ordinary tree, with the other flags kept */
+	struct ivalue *c = iv_clone(doc);
+	assert_arena_tree(c, 0);
+	assert_int_equal(c->flags & IVF_ARENA_ROOT, 0);
+	assert_true(iv_get(c, "list")->u.arr.v[1]->flags & IVF_QUOTED);
+	assert_true(iv_equal(c, plain));
+
+	/* members of an arena map may be replaced (the arena node is let
+	 * go) and deleted; ordinary values attached below arena nodes are
+	 * freed with the document */
+	struct ivalue *base = iv_get(doc, "base");
+	iv_set(base, "x", iv_str("replaced"));
+	iv_set(base, "y", iv_clone(plain));
+	assert_int_equal(iv_del(base, "z"), 0);
+	assert_int_equal(iv_del(base, "z"), -1);
+	assert_int_equal(base->u.obj.n, 2);
+	assert_string_equal(iv_strval(iv_get(base, "x")), "replaced");
+	assert_int_equal(iv_del(doc, "copy"), 0);
+	assert_null(iv_get(doc, "copy"));
+	iv_free(c);
+	iv_free(plain);
+	iv_free(doc);
+
+	/* an empty document and a failing one */
+	doc = yaml_parse_doc("", 0, &src, &err);
+	assert_non_null(doc);
+	assert_int_equal(doc->type, IV_NULL);
+	assert_true(doc->flags & IVF_ARENA_ROOT);
+	iv_free(doc);
+	static const char bad[] = "a: [1, 2, {b: *nope}]\n";
+	doc = yaml_parse_doc(bad, strlen(bad), &src, &err);
+	assert_null(doc);
+	assert_int_equal(err.set, 1);
+}
+
+static void test_arena(void **state)
+{
+	(void)state;
+	struct arena a = ARENA_INIT;
+	char *small[1000];
+	for (int i = 0; i < 1000; i++) {
+		char w[16];
+		int n = snprintf(w, sizeof(w), "w%d", i);
+		small[i] = arena_strndup(&a, w, (size_t)n);
+		int64_t *p = arena_alloc(&a, sizeof(*p) * 3);
+		assert_int_equal((uintptr_t)p % sizeof(int64_t), 0);
+		p[0] = p[1] = p[2] = i;
+	}
+	/* bigger than a chunk: a block of its own, the chunk goes on */
+	char *big = arena_alloc(&a, (size_t)1 << 20);
+	memset(big, 'x', (size_t)1 << 20);
+	char *after = arena_strndup(&a, "after", 5);
+	for (int i = 0; i < 1000; i++) {
+		char w[16];
+		snprintf(w, sizeof(w), "w%d", i);
+		assert_string_equal(small[i], w);
+	}
+	assert_string_equal(after, "after");
+	arena_release(&a);
+	assert_null(a.chunks);
+	arena_release(&a); /* empty: nothing to do */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_block_scalars),
 		cmocka_unit_test(test_too_many_nodes),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_arena_doc),
+		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
