@@ -63,11 +63,16 @@ static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
 static void add_esc(struct junit *st, struct strbuf *sb, const char *s,
 		    int attr)
 {
-	strbuf_reset(&st->tmp);
-	strbuf_addstr(&st->tmp, s ? s : "");
-	mask_apply(st->o.mask, &st->tmp);
-	const unsigned char *p = (const unsigned char *)st->tmp.buf;
-	size_t n = st->tmp.len;
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+	/* without secrets there is nothing to mask: no copy of a big log */
+	if (st->o.mask && st->o.mask->n) {
+		strbuf_reset(&st->tmp);
+		strbuf_add(&st->tmp, p, n);
+		mask_apply(st->o.mask, &st->tmp);
+		p = (const unsigned char *)st->tmp.buf;
+		n = st->tmp.len;
+	}
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t len = utf8_decode(p + i, n - i, &cp);
@@ -168,7 +173,15 @@ static void add_system_out(struct junit *st, struct strbuf *sb,
 			   const struct rep_run *run, const struct rep_case *c)
 {
 	struct strbuf text = STRBUF_INIT;
-	if (c->log && *c->log) {
+	size_t loglen = c->log ? strlen(c->log) : 0;
+	if (loglen && c->log[loglen - 1] == '\n' && !c->nattach) {
+		/* the log alone, as it is: no copy of it */
+		strbuf_addstr(sb, "      <system-out>");
+		add_esc(st, sb, c->log, 0);
+		strbuf_addstr(sb, "</system-out>\n");
+		return;
+	}
+	if (loglen) {
 		strbuf_addstr(&text, c->log);
 		if (text.buf[text.len - 1] != '\n')
 			strbuf_addch(&text, '\n');

@@ -140,6 +140,14 @@ char *mask_dup(const struct masker *m, const char *s)
 	return strbuf_detach(&sb, NULL);
 }
 
+char *mask_detach(const struct masker *m, struct strbuf *sb)
+{
+	size_t len;
+	mask_apply(m, sb);
+	char *s = strbuf_detach(sb, &len);
+	return xrealloc(s, len + 1);
+}
+
 int mask_write_file(const struct masker *m, const char *path,
 		    const struct strbuf *content, struct itest_err *err)
 {

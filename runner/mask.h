@@ -30,6 +30,10 @@ void mask_release(struct masker *m);
 void mask_apply(const struct masker *m, struct strbuf *sb);
 /* A masked copy of s; caller frees. */
 char *mask_dup(const struct masker *m, const char *s);
+/* Masks `sb` in place and returns its string, trimmed to its length
+ * (caller frees); `sb` is left empty, its cap kept.  No copy: for big
+ * buffers such as a test's log. */
+char *mask_detach(const struct masker *m, struct strbuf *sb);
 /* Writes `content`, masked, to `path` through a temp file and rename. */
 int mask_write_file(const struct masker *m, const char *path,
 		    const struct strbuf *content, struct itest_err *err);

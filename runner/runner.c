@@ -629,7 +629,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 		    cancelled(r->cancel_fd)) {
 			rc->status = st;
 			rc->flaky = st == IT_PASS && attempt > 1;
-			rc->log = masked(r, log.buf);
+			rc->log = mask_detach(r->mask, &log);
 			if (st != IT_PASS) {
 				rc->message = masked(r, x.message.buf);
 				rc->detail = masked(r, x.detail.buf);
@@ -642,7 +642,7 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 			a->status = st;
 			a->message = masked(r, x.message.buf);
 			a->detail = masked(r, x.detail.buf);
-			a->log = masked(r, log.buf);
+			a->log = mask_detach(r->mask, &log);
 			a->time_s = rc->time_s;
 		}
 		iv_free(x.caps);
@@ -715,7 +715,7 @@ static void run_fixture(struct worker *w, struct stage *s,
 		out->message = masked(r, x.message.buf);
 		out->detail = masked(r, x.detail.buf);
 	}
-	out->log = masked(r, log.buf);
+	out->log = mask_detach(r->mask, &log);
 	out->time_s = (now_ms() - t0) / 1e3;
 	if (teardown)
 		iv_free(x.caps);
