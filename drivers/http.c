@@ -428,7 +428,7 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 			return -1;
 	v = iv_get(arg, "max-redirects");
 	if (v && !is_tpl(v) &&
-	    (v->type != IV_NUM || !v->u.num.is_int || v->u.num.i < 0))
+	    (v->type != IV_NUM || !(v->flags & IVF_INT) || v->u.num.i < 0))
 		return err_set(err, &v->loc,
 			       "'max-redirects' in 'http' step must be a whole "
 			       "number >= 0");
@@ -440,7 +440,7 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 	v = iv_get(arg, "body-cap");
 	uint64_t sz;
 	if (v && !is_tpl(v) &&
-	    (v->type == IV_NUM ? !v->u.num.is_int || v->u.num.i < 1
+	    (v->type == IV_NUM ? !(v->flags & IVF_INT) || v->u.num.i < 1
 			       : parse_size(v->u.str.s, &sz) < 0 || !sz))
 		return err_set(err, &v->loc,
 			       "bad size for 'body-cap' in 'http' step (write "
@@ -1043,7 +1043,7 @@ static int req_build(struct req *q, CURL *e, const struct ivalue *arg,
 		if (v->type == IV_STR)
 			n = iv_num_text(v->u.str.s, v->u.str.len);
 		const struct ivalue *num = n ? n : v;
-		int ok = num->type == IV_NUM && num->u.num.is_int &&
+		int ok = num->type == IV_NUM && (num->flags & IVF_INT) &&
 			 num->u.num.i >= 0 && num->u.num.i <= 1000000;
 		if (ok)
 			q->max_redirs = (long)num->u.num.i;

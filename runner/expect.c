@@ -645,7 +645,7 @@ static int op_length(const struct ivalue *x, const struct ivalue *act,
 	}
 	if (x->type == IV_STR)
 		want = tmp = iv_num_text(x->u.str.s, x->u.str.len);
-	if (!want || want->type != IV_NUM || !want->u.num.is_int ||
+	if (!want || want->type != IV_NUM || !(want->flags & IVF_INT) ||
 	    want->u.num.i < 0) {
 		iv_free(tmp);
 		strbuf_addstr(&desc, "'length' needs a non-negative integer "
@@ -1563,8 +1563,8 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 			       t);
 	}
 	if (!strcmp(op, "length")) {
-		if (is_tpl(x) ||
-		    (x->type == IV_NUM && x->u.num.is_int && x->u.num.i >= 0))
+		if (is_tpl(x) || (x->type == IV_NUM && (x->flags & IVF_INT) &&
+				  x->u.num.i >= 0))
 			return 0;
 		if (is_pred_map(x))
 			return check_pred(x, "length", err);

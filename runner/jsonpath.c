@@ -1352,7 +1352,7 @@ static void val_count(struct jp_val *out, size_t n)
 	out->num.u.num.text = out->text;
 	out->num.u.num.i = (int64_t)n;
 	out->num.u.num.d = (double)n;
-	out->num.u.num.is_int = 1;
+	out->num.flags |= IVF_INT;
 	out->v = &out->num;
 }
 

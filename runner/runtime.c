@@ -485,7 +485,7 @@ int runtime_list(char ***ids, size_t *n, struct itest_err *err)
 static int64_t get_int(const struct ivalue *o, const char *key)
 {
 	const struct ivalue *v = iv_get(o, key);
-	return v && v->type == IV_NUM && v->u.num.is_int ? v->u.num.i : 0;
+	return v && v->type == IV_NUM && (v->flags & IVF_INT) ? v->u.num.i : 0;
 }
 
 int runtime_entry_open(const char *key, int wait, struct runtime_entry *e,

@@ -631,7 +631,7 @@ static int get_count(struct comp *cc, const struct imember *m, uint64_t *out)
 			       "'%s' needs a non-negative integer, got %s",
 			       m->key,
 			       v->type == IV_NUM ? v->u.num.text : iv_kind(v));
-	if (v->u.num.is_int)
+	if (v->flags & IVF_INT)
 		*out = (uint64_t)v->u.num.i;
 	else
 		*out = v->u.num.d >= 18446744073709551615.0
@@ -1656,7 +1656,7 @@ static int num_is_integer(const struct ivalue *v)
 {
 	struct dec d;
 	int r;
-	if (v->u.num.is_int)
+	if (v->flags & IVF_INT)
 		return 1;
 	if (!dec_parse(v->u.num.text, &d))
 		return isfinite(v->u.num.d) && floor(v->u.num.d) == v->u.num.d;
@@ -1685,7 +1685,7 @@ static int multiple_of(const struct ivalue *v, const struct ivalue *m)
 {
 	struct dec a, b;
 	int r = -1;
-	if (v->u.num.is_int && m->u.num.is_int)
+	if ((v->flags & IVF_INT) && (m->flags & IVF_INT))
 		return m->u.num.i > 0 && v->u.num.i % m->u.num.i == 0;
 	if (dec_parse(v->u.num.text, &a)) {
 		if (dec_parse(m->u.num.text, &b)) {

@@ -319,7 +319,7 @@ static int check_response(const struct ivalue *r, int has_re,
 	}
 	v = iv_get(r, "status");
 	if (v && v->type == IV_NUM &&
-	    (!v->u.num.is_int || v->u.num.i < 100 || v->u.num.i > 599))
+	    (!(v->flags & IVF_INT) || v->u.num.i < 100 || v->u.num.i > 599))
 		return err_set(err, &v->loc,
 			       "'status' must be an HTTP status from 100 to "
 			       "599, not %s",
@@ -368,7 +368,7 @@ static int check_route(const struct ivalue *route, struct itest_err *err)
 	path = when ? iv_get(when, "path") : NULL;
 	has_re = path && path->u.str.s[0] == '~';
 	times = iv_get(route, "times");
-	if (times && (!times->u.num.is_int || times->u.num.i < 1))
+	if (times && (!(times->flags & IVF_INT) || times->u.num.i < 1))
 		return err_set(err, &times->loc,
 			       "'times' must be a positive integer, not %s",
 			       times->u.num.text);

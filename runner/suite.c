@@ -203,7 +203,7 @@ static int get_count(const struct ivalue *map, const char *key, int min,
 	const struct ivalue *v = iv_get(map, key);
 	if (!v)
 		return 0;
-	if (v->type != IV_NUM || !v->u.num.is_int || v->u.num.i < min ||
+	if (v->type != IV_NUM || !(v->flags & IVF_INT) || v->u.num.i < min ||
 	    v->u.num.i > max)
 		return err_set(err, &v->loc,
 			       "'%s' must be a whole number from %d to %d", key,
@@ -424,7 +424,7 @@ static int parse_step(struct build *b, const struct ivalue *node,
 	}
 	if ((v = iv_get(node, "retry"))) {
 		if (v->type == IV_NUM) {
-			if (!v->u.num.is_int || v->u.num.i < 1 ||
+			if (!(v->flags & IVF_INT) || v->u.num.i < 1 ||
 			    v->u.num.i > 100000)
 				return err_set(err, &v->loc,
 					       "'retry' must be a whole number "
@@ -1523,7 +1523,8 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 		goto fail;
 	s->target_layer = -1;
 	if ((v = iv_get(s->doc, "target-layer"))) {
-		if (!v->u.num.is_int || v->u.num.i < 1 || v->u.num.i > 1000) {
+		if (!(v->flags & IVF_INT) || v->u.num.i < 1 ||
+		    v->u.num.i > 1000) {
 			err_set(err, &v->loc,
 				"'target-layer' is a layer number from 1");
 			goto fail;

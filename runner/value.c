@@ -36,7 +36,7 @@ struct ivalue *iv_int(int64_t i)
 	v->u.num.text = xasprintf("%lld", (long long)i);
 	v->u.num.i = i;
 	v->u.num.d = (double)i;
-	v->u.num.is_int = 1;
+	v->flags |= IVF_INT;
 	return v;
 }
 
@@ -163,14 +163,14 @@ struct ivalue *iv_num_text(const char *text, size_t len)
 		int neg = t[0] == '-';
 		if (parse_uint(t + neg, tl - (size_t)neg, 10, &u) &&
 		    u <= (uint64_t)INT64_MAX + (uint64_t)neg) {
-			v->u.num.is_int = 1;
+			v->flags |= IVF_INT;
 			v->u.num.i = neg ? (int64_t)(0 - u) : (int64_t)u;
 		}
 	} else if (v->u.num.d == floor(v->u.num.d) &&
 		   fabs(v->u.num.d) < 9007199254740992.0) {
 		/* 1.0 is an integer in value, though written as a float */
 		v->u.num.i = (int64_t)v->u.num.d;
-		v->u.num.is_int = 1;
+		v->flags |= IVF_INT;
 	}
 	return v;
 }
@@ -473,7 +473,7 @@ const char *iv_type_name(enum iv_type t)
 
 const char *iv_kind(const struct ivalue *v)
 {
-	if (v->type == IV_NUM && v->u.num.is_int)
+	if (v->type == IV_NUM && (v->flags & IVF_INT))
 		return "integer";
 	return iv_type_name(v->type);
 }
@@ -494,14 +494,14 @@ static int cmp_int_double(int64_t i, double d)
 
 int iv_num_cmp(const struct ivalue *a, const struct ivalue *b)
 {
-	if (a->u.num.is_int && b->u.num.is_int)
+	if ((a->flags & IVF_INT) && (b->flags & IVF_INT))
 		return a->u.num.i < b->u.num.i ? -1 : a->u.num.i > b->u.num.i;
 	double x = a->u.num.d, y = b->u.num.d;
 	if (isnan(x) || isnan(y))
 		return 2;
-	if (a->u.num.is_int)
+	if (a->flags & IVF_INT)
 		return cmp_int_double(a->u.num.i, y);
-	if (b->u.num.is_int)
+	if (b->flags & IVF_INT)
 		return -cmp_int_double(b->u.num.i, x);
 	return x < y ? -1 : x > y;
 }
@@ -865,7 +865,7 @@ static void emit_num(struct strbuf *out, const struct ivalue *v)
 	size_t tl = strlen(t);
 	if (tl && json_number_len(t, tl) == tl) {
 		strbuf_add(out, t, tl);
-	} else if (v->u.num.is_int) {
+	} else if (v->flags & IVF_INT) {
 		strbuf_addf(out, "%lld", (long long)v->u.num.i);
 	} else if (!isfinite(v->u.num.d)) {
 		strbuf_addstr(out, "null");

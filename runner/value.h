@@ -27,12 +27,13 @@
 enum iv_type { IV_NULL, IV_BOOL, IV_NUM, IV_STR, IV_ARR, IV_OBJ };
 
 /* flags */
-#define IVF_QUOTED     0x1 /* a YAML scalar that was quoted: always a string */
-#define IVF_SECRET     0x2 /* the value of a secret variable */
-#define IVF_ARENA      0x4 /* node, text, array and keys are in an arena */
-#define IVF_ARENA_ROOT 0x8 /* the arena node that owns its arena */
+#define IVF_QUOTED     0x1  /* a YAML scalar that was quoted: always a string */
+#define IVF_SECRET     0x2  /* the value of a secret variable */
+#define IVF_ARENA      0x4  /* node, text, array and keys are in an arena */
+#define IVF_ARENA_ROOT 0x8  /* the arena node that owns its arena */
+#define IVF_INT	       0x10 /* a number whose value is the integer u.num.i */
 /* What a node made from another (a copy, a rendering) may inherit. */
-#define IVF_INHERITED (IVF_QUOTED | IVF_SECRET)
+#define IVF_INHERITED (IVF_QUOTED | IVF_SECRET | IVF_INT)
 
 struct ivalue;
 
@@ -52,8 +53,7 @@ struct ivalue {
 		struct {
 			char *text; /* as written (JSON syntax), never NULL */
 			double d;   /* always set */
-			int64_t i;  /* valid when is_int */
-			int is_int; /* the text is an integer that fits */
+			int64_t i;  /* valid with IVF_INT */
 		} num;
 		struct {
 			char *s; /* NUL-terminated; may contain NULs */

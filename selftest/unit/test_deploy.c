@@ -189,7 +189,7 @@ static long port_of(const struct fx *f, const char *name)
 	const struct ivalue *v =
 		iv_get(iv_get(deploy_vars(f->d), name), "port");
 	assert_non_null(v);
-	assert_true(v->u.num.is_int);
+	assert_true(v->flags & IVF_INT);
 	return (long)v->u.num.i;
 }
 

@@ -691,7 +691,7 @@ static void test_captures(void **state)
 		"\"whole\":\"\\\"name\\\": \\\"w\\\"\"}");
 	/* the captured number keeps its exact value */
 	const struct ivalue *id = iv_get(vars, "id");
-	assert_true(id->u.num.is_int);
+	assert_true(id->flags & IVF_INT);
 	assert_true(id->u.num.i == INT64_C(9007199254740993));
 	iv_free(c);
 

@@ -95,7 +95,7 @@ static int64_t part_int(struct fixture *f, const char *name)
 	const struct ivalue *v = part(f, name);
 	assert_non_null(v);
 	assert_int_equal(v->type, IV_NUM);
-	assert_true(v->u.num.is_int);
+	assert_true(v->flags & IVF_INT);
 	return v->u.num.i;
 }
 

@@ -91,7 +91,7 @@ static void test_numbers_exact(void **state)
 	struct ivalue *a = parse("9007199254740993");
 	struct ivalue *b = parse("9007199254740992");
 	struct ivalue *c = parse("9007199254740992.0");
-	assert_true(a->u.num.is_int);
+	assert_true(a->flags & IVF_INT);
 	assert_true(a->u.num.i == INT64_C(9007199254740993));
 	assert_false(iv_equal(a, b));
 	assert_int_equal(iv_num_cmp(a, b), 1);
@@ -125,7 +125,7 @@ static void test_numbers_exact(void **state)
 	iv_free(b);
 	a = parse("0.1");
 	assert_true(a->u.num.d == 0.1);
-	assert_false(a->u.num.is_int);
+	assert_false(a->flags & IVF_INT);
 	iv_free(a);
 	a = parse("1e400");
 	b = parse("-1e400");
@@ -202,7 +202,7 @@ static void test_double_text(void **state)
 		if (strcmp(v->u.num.text, cases[i].text) != 0)
 			fail_msg("%.17g: text '%s', want '%s'", cases[i].d,
 				 v->u.num.text, cases[i].text);
-		assert_int_equal(v->u.num.is_int, cases[i].is_int);
+		assert_int_equal(!!(v->flags & IVF_INT), cases[i].is_int);
 		assert_true(v->u.num.d == cases[i].d);
 		iv_free(v);
 	}

@@ -81,7 +81,7 @@ static void assert_str(const struct ivalue *v, const char *s, int quoted)
 static void assert_int_num(const struct ivalue *v, int64_t i, const char *text)
 {
 	assert_int_equal(v->type, IV_NUM);
-	assert_true(v->u.num.is_int);
+	assert_true(v->flags & IVF_INT);
 	assert_true(v->u.num.i == i);
 	assert_string_equal(v->u.num.text, text);
 }
@@ -165,7 +165,7 @@ static void test_core_schema(void **state)
 	assert_string_equal(f->u.num.text, "1e3");
 	f = get(v, "f2");
 	assert_true(f->u.num.d == 3.25);
-	assert_false(f->u.num.is_int);
+	assert_false(f->flags & IVF_INT);
 	assert_string_equal(f->u.num.text, "3.25");
 	f = get(v, "f3");
 	assert_int_equal(f->type, IV_NUM);
