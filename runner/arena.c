@@ -12,6 +12,19 @@
 #define ARENA_ALIGN                                                            \
 	(alignof(double) > alignof(void *) ? alignof(double) : alignof(void *))
 
+/* Strings longer than this are not shared: they seldom repeat. */
+#define ARENA_INTERN_MAX 64
+
+struct arena_str {
+	const char *s; /* NULL: a free slot */
+	size_t n;
+};
+
+struct arena_set {
+	struct arena_str *t;
+	size_t cap, n; /* cap: a power of two */
+};
+
 struct arena_chunk {
 	struct arena_chunk *next;
 	alignas(max_align_t) char data[];
@@ -69,8 +82,65 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 	return r;
 }
 
+static size_t str_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+static struct arena_str *set_slot(const struct arena_set *set, const char *s,
+				  size_t n)
+{
+	size_t i = str_hash(s, n) & (set->cap - 1);
+	for (;;) {
+		struct arena_str *e = &set->t[i];
+		if (!e->s || (e->n == n && !memcmp(e->s, s, n)))
+			return e;
+		i = (i + 1) & (set->cap - 1);
+	}
+}
+
+const char *arena_intern(struct arena *a, const char *s, size_t n)
+{
+	if (n > ARENA_INTERN_MAX)
+		return arena_strndup(a, s, n);
+	if (!a->set)
+		a->set = xcalloc(1, sizeof(*a->set));
+	struct arena_set *set = a->set;
+	if ((set->n + 1) * 2 > set->cap) {
+		struct arena_set old = *set;
+		set->cap = old.cap ? old.cap * 2 : 64;
+		set->t = xcalloc(set->cap, sizeof(*set->t));
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.t[i].s)
+				*set_slot(set, old.t[i].s, old.t[i].n) =
+					old.t[i];
+		free(old.t);
+	}
+	struct arena_str *e = set_slot(set, s, n);
+	if (!e->s) {
+		e->s = arena_strndup(a, s, n);
+		e->n = n;
+		set->n++;
+	}
+	return e->s;
+}
+
+void arena_intern_end(struct arena *a)
+{
+	if (a->set)
+		free(a->set->t);
+	free(a->set);
+	a->set = NULL;
+}
+
 void arena_release(struct arena *a)
 {
+	arena_intern_end(a);
 	struct arena_chunk *c = a->chunks;
 	while (c) {
 		struct arena_chunk *next = c->next;

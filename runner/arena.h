@@ -10,15 +10,17 @@
 #include "common.h"
 
 struct arena_chunk;
+struct arena_set;
 
 struct arena {
 	struct arena_chunk *chunks; /* newest first */
 	char *p, *end;		    /* free space in the newest chunk */
+	struct arena_set *set;	    /* arena_intern's strings */
 };
 
 #define ARENA_INIT                                                             \
 	{                                                                      \
-		NULL, NULL, NULL                                               \
+		NULL, NULL, NULL, NULL                                         \
 	}
 
 /* n bytes aligned for pointers, int64_t and double (not for
@@ -27,6 +29,12 @@ struct arena {
 void *arena_alloc(struct arena *a, size_t n);
 /* A copy of s[0..n) plus a NUL, byte-aligned; the arena owns it. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* As arena_strndup, but short strings are shared: the same bytes give
+ * the same pointer, so the result must never be written to. */
+const char *arena_intern(struct arena *a, const char *s, size_t n);
+/* Forgets which strings arena_intern made (frees its table, not the
+ * strings): for an arena that will not intern any more. */
+void arena_intern_end(struct arena *a);
 /* Frees every block; the arena is empty and usable afterwards. */
 void arena_release(struct arena *a);
 

@@ -264,12 +264,12 @@ struct ivalue *iv_to_arena(struct arena *a, struct ivalue *v)
 	n->flags |= IVF_ARENA;
 	switch (v->type) {
 	case IV_NUM:
-		n->u.num.text =
-			arena_strndup(a, v->u.num.text, strlen(v->u.num.text));
+		n->u.num.text = (char *)arena_intern(a, v->u.num.text,
+						     strlen(v->u.num.text));
 		free(v->u.num.text);
 		break;
 	case IV_STR:
-		n->u.str.s = arena_strndup(a, v->u.str.s, v->u.str.len);
+		n->u.str.s = (char *)arena_intern(a, v->u.str.s, v->u.str.len);
 		free(v->u.str.s);
 		break;
 	case IV_ARR:
@@ -292,7 +292,8 @@ struct ivalue *iv_to_arena(struct arena *a, struct ivalue *v)
 		for (size_t i = 0; i < v->u.obj.n; i++) {
 			struct imember *m = &v->u.obj.m[i];
 			n->u.obj.m[i] = *m;
-			n->u.obj.m[i].key = arena_strndup(a, m->key, m->klen);
+			n->u.obj.m[i].key =
+				(char *)arena_intern(a, m->key, m->klen);
 			free(m->key);
 		}
 		free(v->u.obj.m);
@@ -308,11 +309,11 @@ struct ivalue *iv_arena_doc(struct arena *a, struct ivalue *root)
 {
 	struct iv_doc *d = xmalloc(sizeof(*d));
 	d->arena = *a;
-	a->chunks = NULL;
-	a->p = a->end = NULL;
+	*a = (struct arena)ARENA_INIT;
 	if (!(root->flags & IVF_ARENA))
 		root = iv_to_arena(&d->arena, root);
 	d->root = *root; /* the arena copy is abandoned */
+	arena_intern_end(&d->arena);
 	d->root.flags |= IVF_ARENA_ROOT;
 	return &d->root;
 }

@@ -13,7 +13,8 @@
  *
  * Arena nodes (IVF_ARENA, made by iv_to_arena) keep the node, its text,
  * its array and its keys in an arena of a document (yaml_load_doc): no
- * per-block malloc.  iv_free() of an arena node frees only the ordinary
+ * per-block malloc; equal short texts and keys share their bytes, so they
+ * are read-only.  iv_free() of an arena node frees only the ordinary
  * subtrees attached below it; the arena goes with the document's root
  * (IVF_ARENA_ROOT, from iv_arena_doc).  Members of an arena map may be
  * replaced (iv_set) or deleted (iv_del), but arena containers do not grow:

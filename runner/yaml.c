@@ -263,6 +263,28 @@ static int charge_copy(struct yp *yp, const struct ivalue *v, int depth,
 	return 0;
 }
 
+/* Moves the ordinary tree v into the arena, children first. */
+static struct ivalue *to_arena(struct arena *a, struct ivalue *v)
+{
+	if (v->flags & IVF_ARENA)
+		return v;
+	if (v->type == IV_ARR)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			v->u.arr.v[i] = to_arena(a, v->u.arr.v[i]);
+	if (v->type == IV_OBJ)
+		for (size_t i = 0; i < v->u.obj.n; i++)
+			v->u.obj.m[i].val = to_arena(a, v->u.obj.m[i].val);
+	return iv_to_arena(a, v);
+}
+
+/* A copy of v (an alias, a merged member) in the document's kind of
+ * tree. */
+static struct ivalue *copy_node(struct yp *yp, const struct ivalue *v)
+{
+	struct ivalue *c = iv_clone(v);
+	return yp->arena ? to_arena(yp->arena, c) : c;
+}
+
 static void bury(struct yp *yp, struct ivalue *v)
 {
 	XGROW(yp->dead, yp->dalloc, yp->ndead + 1);
@@ -567,7 +589,7 @@ static int parse_alias(struct yp *yp, const struct itest_loc *loc,
 	const struct ivalue *a = anchor_find(yp, yp->ev.data.alias.anchor, loc);
 	if (!a || charge_copy(yp, a, yp->depth + 1, loc))
 		return -1;
-	*out = iv_clone(a);
+	*out = copy_node(yp, a);
 	return 0;
 }
 
@@ -704,7 +726,7 @@ static int apply_merges(struct yp *yp, struct ivalue *obj, struct smap *seen,
 			add[nadd].key = xstrndup(m->key, m->klen);
 			add[nadd].klen = m->klen;
 			add[nadd].kloc = m->kloc;
-			add[nadd++].val = iv_clone(m->val);
+			add[nadd++].val = copy_node(yp, m->val);
 			smap_put(seen, m->key, m->klen, (size_t)m->kloc.line);
 		}
 	}

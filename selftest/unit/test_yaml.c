@@ -703,6 +703,12 @@ static void test_arena_doc(void **state)
 	assert_true(doc->flags & IVF_ARENA_ROOT);
 	assert_true(iv_equal(doc, plain));
 	assert_arena_tree(plain, 0);
+	assert_arena_tree(doc, 1); /* aliases and merges included */
+	/* equal keys and short texts share their bytes */
+	assert_ptr_equal(iv_member(iv_get(doc, "base"), "x")->key,
+			 iv_member(iv_get(doc, "merged"), "x")->key);
+	assert_ptr_equal(iv_get(iv_get(doc, "base"), "y")->u.str.s,
+			 iv_get(iv_get(doc, "copy"), "y")->u.str.s);
 	/* same texts, flags, locations and key locations */
 	const struct ivalue *l = iv_get(doc, "list");
 	assert_true(l->u.arr.v[1]->flags & IVF_QUOTED);
@@ -773,6 +779,26 @@ static void test_arena(void **state)
 		assert_string_equal(small[i], w);
 	}
 	assert_string_equal(after, "after");
+	/* interned strings: equal bytes, one copy; long ones not shared */
+	const char *k1 = arena_intern(&a, "key\0x", 5);
+	const char *k2 = arena_intern(&a, "key\0x", 5);
+	const char *k3 = arena_intern(&a, "key\0y", 5);
+	assert_ptr_equal(k1, k2);
+	assert_ptr_not_equal(k1, k3);
+	assert_memory_equal(k3, "key\0y", 6);
+	for (int i = 0; i < 1000; i++) {
+		char w[16];
+		int n = snprintf(w, sizeof(w), "w%d", i);
+		assert_string_equal(arena_intern(&a, w, (size_t)n), w);
+	}
+	assert_ptr_equal(arena_intern(&a, "key\0x", 5), k1);
+	char longer[100];
+	memset(longer, 'l', sizeof(longer));
+	assert_ptr_not_equal(arena_intern(&a, longer, sizeof(longer)),
+			     arena_intern(&a, longer, sizeof(longer)));
+	arena_intern_end(&a);
+	assert_ptr_not_equal(arena_intern(&a, "key\0x", 5), k1);
+	assert_string_equal(k1, "key"); /* the strings stay */
 	arena_release(&a);
 	assert_null(a.chunks);
 	arena_release(&a); /* empty: nothing to do */
