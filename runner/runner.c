@@ -31,7 +31,7 @@
 
 #define OUT_CAP_DEFAULT (4u << 20)
 /* A test's step log is kept for the JUnit report: bounded. */
-#define LOG_CAP (512u << 10)
+#define LOG_CAP (256u << 10)
 
 enum stage_state { ST_PENDING, ST_DEPLOYING, ST_RUNNING, ST_TEARDOWN, ST_DONE };
 
