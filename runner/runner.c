@@ -944,6 +944,11 @@ static void *worker_main(void *arg)
 						     "not run: interrupted");
 				} else if (s->blocked) {
 					abandon_rest(s, IT_SKIP, s->blocked);
+				} else if (r->stop) {
+					/* --fail-fast tripped: nothing more is
+					 * deployed */
+					abandon_rest(s, IT_SKIP,
+						     r->stop_reason);
 				} else if (!s->ntests) {
 					/* a stage with no selected test is
 					 * not deployed */

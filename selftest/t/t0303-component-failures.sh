@@ -55,4 +55,26 @@ grep -q '^ERROR crashing/uses the crashed component' "$tmp/crash.out" ||
   { cat "$tmp/crash.out"; fail "the covering test did not error"; }
 grep -q "exited with status 7" "$tmp/crash.out" || fail "no exit status"
 grep -q "out of cheese" "$tmp/crash.out" || fail "no log tail"
+# --fail-fast deploys nothing more after the first failure
+cat >"$tmp/ff.yml" <<YML
+name: ff
+strategy: bottom-up
+components:
+  a: { run: "echo up; exec sleep 30", ready: { log: "^up" } }
+  b: { run: "touch $tmp/b-started; echo up; exec sleep 30", ready: { log: "^up" }, needs: [a] }
+tests:
+  - name: fails in stage 1
+    steps:
+      - shell: "echo \${a.url}; false"
+  - name: would need b
+    steps:
+      - shell: "echo \${b.url}"
+YML
+rc=0
+"$itest" --color never -o "$tmp/o" --fail-fast --keep-going "$tmp/ff.yml" \
+  >"$tmp/ff.out" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/ff.out"; fail "fail-fast run exited $rc"; }
+grep -q '^SKIP  ff/would need b  (not run: --fail-fast)' "$tmp/ff.out" ||
+  { cat "$tmp/ff.out"; fail "the later stage's test was not skipped"; }
+[ ! -e "$tmp/b-started" ] || fail "--fail-fast still deployed the next stage"
 echo "1 passed, 0 failed"
