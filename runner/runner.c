@@ -412,14 +412,13 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 			strbuf_addstr(&why, err.msg);
 			status = IT_ERROR;
 		} else {
+			/* the parameters first, then everything the caller
+			 * sees: however deep blocks nest, nothing is lost */
 			struct scope inner = *sc;
 			char *sub = xasprintf("%s.", label);
-			memmove(inner.layers + 1, inner.layers,
-				(SCOPE_MAX_LAYERS - 1) *
-					sizeof(inner.layers[0]));
 			inner.layers[0] = params;
-			if (inner.nlayers < SCOPE_MAX_LAYERS)
-				inner.nlayers++;
+			inner.nlayers = 1;
+			inner.parent = sc;
 			status = run_steps(x, &st->use->steps, &inner, sub);
 			free(sub);
 			iv_free(params);
@@ -1577,17 +1576,24 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	while (itest_drivers[ndrivers])
 		ndrivers++;
 	threads = xcalloc((size_t)nworkers, sizeof(*threads));
+	unsigned char *created = xcalloc((size_t)nworkers, 1);
 	workers = xcalloc((size_t)nworkers, sizeof(*workers));
 	for (int i = 0; i < nworkers; i++) {
 		workers[i].run = r;
 		workers[i].ndrivers = ndrivers;
 		workers[i].sessions = xcalloc(ndrivers + 1, sizeof(void *));
 		workers[i].opened = xcalloc(ndrivers + 1, 1);
-		if (pthread_create(&threads[i], NULL, worker_main, &workers[i]))
+		/* without a thread, the worker runs right here (and the
+		 * others pick up the rest once they exist) */
+		created[i] = pthread_create(&threads[i], NULL, worker_main,
+					    &workers[i]) == 0;
+		if (!created[i])
 			worker_main(&workers[i]);
 	}
 	for (int i = 0; i < nworkers; i++)
-		pthread_join(threads[i], NULL);
+		if (created[i])
+			pthread_join(threads[i], NULL);
+	free(created);
 
 	/* the report */
 	r->rep.run_id = r->run_id;

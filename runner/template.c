@@ -315,11 +315,14 @@ static int resolve(const struct scope *sc, const char *name, size_t len,
 		*out = *owned;
 		return 0;
 	}
-	for (size_t i = 0; i < sc->nlayers; i++) {
-		const struct ivalue *v = iv_getn(sc->layers[i], name, rootlen);
-		if (v) {
-			*out = walk(v, rest, restlen);
-			return *out ? 0 : 1;
+	for (const struct scope *s = sc; s; s = s->parent) {
+		for (size_t i = 0; i < s->nlayers; i++) {
+			const struct ivalue *v =
+				iv_getn(s->layers[i], name, rootlen);
+			if (v) {
+				*out = walk(v, rest, restlen);
+				return *out ? 0 : 1;
+			}
 		}
 	}
 	const struct ivalue *tv = iv_getn(sc->suite_vars, name, rootlen);

@@ -22,6 +22,8 @@
 struct scope {
 	const struct ivalue *layers[SCOPE_MAX_LAYERS];
 	size_t nlayers;
+	/* searched after these layers (a block's scope: its caller's) */
+	const struct scope *parent;
 	const struct ivalue *suite_vars;
 	const struct ivalue *builtins; /* {"run": {...}, "test": {...}} */
 	int depth;		       /* suite var recursion guard */
