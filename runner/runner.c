@@ -231,6 +231,21 @@ static enum itest_status run_steps(struct exec *x, const struct steps *ss,
 				   const struct scope *sc, const char *prefix);
 
 /*
+ * A step part as the driver sees it: the part itself when it holds no
+ * template (*own stays NULL), else its rendering, owned by *own.
+ */
+static const struct ivalue *render_part(const struct ivalue *v,
+					const struct scope *sc,
+					struct ivalue **own,
+					struct itest_err *err)
+{
+	if (tpl_is_static(v))
+		return v;
+	*own = tpl_render(v, sc, err);
+	return *own;
+}
+
+/*
  * Runs one driver step, polling while `retry` says so.  *last is set to
  * where the last attempt's log begins, so that a failure shows that
  * attempt's output only.
@@ -246,7 +261,11 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 	for (attempt = 1; attempt <= st->retry_attempts; attempt++) {
 		struct itest_err err = ITEST_ERR_INIT;
 		struct itest_result res;
-		struct ivalue *arg = NULL, *expect = NULL, *capture = NULL;
+		/* a template-free part is used as it is, not copied */
+		const struct ivalue *arg = NULL, *expect = NULL,
+				    *capture = NULL;
+		struct ivalue *arg_own = NULL, *expect_own = NULL,
+			      *capture_own = NULL;
 		int64_t timeout = st->timeout_ms;
 		if (attempt > 1)
 			strbuf_addf(x->log, "--- step %s, attempt %d of %d\n",
@@ -266,11 +285,12 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			if (!timeout || left < timeout)
 				timeout = (int64_t)left + 1;
 		}
-		arg = tpl_render(st->arg, sc, &err);
+		arg = render_part(st->arg, sc, &arg_own, &err);
 		if (arg && st->expect)
-			expect = tpl_render(st->expect, sc, &err);
+			expect = render_part(st->expect, sc, &expect_own, &err);
 		if (arg && (expect || !st->expect) && st->capture)
-			capture = tpl_render(st->capture, sc, &err);
+			capture = render_part(st->capture, sc, &capture_own,
+					      &err);
 		if (err.set) {
 			struct strbuf l = STRBUF_INIT;
 			loc_format(&l, &err.loc);
@@ -306,9 +326,11 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			/* a step with an exit code expects 0 unless it says */
 			if (has_part(st->drv, "exit") &&
 			    !iv_get(expect, "exit")) {
-				if (!expect)
-					expect = iv_obj();
-				iv_set(expect, "exit", iv_int(0));
+				if (!expect_own)
+					expect = expect_own =
+						expect ? iv_clone(expect)
+						       : iv_obj();
+				iv_set(expect_own, "exit", iv_int(0));
 			}
 			if (expect)
 				status = expect_eval(expect, &res,
@@ -323,9 +345,9 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			strbuf_addstr(why, "test timed out after ");
 			strbuf_add_duration(why, x->test_timeout_ms);
 		}
-		iv_free(arg);
-		iv_free(expect);
-		iv_free(capture);
+		iv_free(arg_own);
+		iv_free(expect_own);
+		iv_free(capture_own);
 		result_release(&res);
 		if (status == IT_PASS || attempt == st->retry_attempts ||
 		    cancelled(x->cancel_fd) ||

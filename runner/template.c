@@ -550,6 +550,29 @@ struct ivalue *tpl_render(const struct ivalue *v, const struct scope *sc,
 	}
 }
 
+int tpl_is_static(const struct ivalue *v)
+{
+	switch (v->type) {
+	case IV_STR:
+		return !memchr(v->u.str.s, '$', v->u.str.len);
+	case IV_ARR:
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			if (!tpl_is_static(v->u.arr.v[i]))
+				return 0;
+		return 1;
+	case IV_OBJ:
+		for (size_t i = 0; i < v->u.obj.n; i++) {
+			const struct imember *m = &v->u.obj.m[i];
+			if (tpl_has_vars(m->key, m->klen) ||
+			    !tpl_is_static(m->val))
+				return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
 int tpl_render_text(const char *s, size_t len, const struct scope *sc,
 		    struct strbuf *out, const struct itest_loc *loc,
 		    struct itest_err *err)

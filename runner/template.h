@@ -39,6 +39,13 @@ void scope_push(struct scope *sc, const struct ivalue *layer);
 struct ivalue *tpl_render(const struct ivalue *v, const struct scope *sc,
 			  struct itest_err *err);
 
+/*
+ * Would tpl_render return an equal copy of the value whatever the scope
+ * (no string holds a `$`, no map key a template)?  Then the value itself
+ * can stand for its rendering.
+ */
+int tpl_is_static(const struct ivalue *v);
+
 /* Renders one string to text (a lone `${x}` becomes its text form). */
 int tpl_render_text(const char *s, size_t len, const struct scope *sc,
 		    struct strbuf *out, const struct itest_loc *loc,
