@@ -113,6 +113,7 @@ struct http_session {
 	struct strbuf hdrs; /* the response's header lines; reused */
 	struct strbuf line; /* its status line */
 	char errbuf[CURL_ERROR_SIZE];
+	int plain; /* the easy handle holds a plain request's options */
 };
 
 /* ---- small helpers ---- */
@@ -469,6 +470,7 @@ static int http_open(void *session, const struct itest_stepctx *ctx,
 {
 	struct http_session *s = session;
 	(void)ctx;
+	s->plain = 0;
 	strbuf_init(&s->body, 0);
 	strbuf_init(&s->hdrs, 0);
 	strbuf_init(&s->line, 0);
@@ -1380,11 +1382,42 @@ static void error_message(struct strbuf *m, CURLcode rc, const char *errbuf,
 }
 
 /* Sets every option of the request on the (reset) easy handle. */
+/*
+ * A plain request (a GET with no body, no redirects, the default TLS and
+ * HTTP version) sets no options beyond the ones every request sets: the
+ * next plain one can reuse them as they are.
+ */
+static int is_plain(const struct req *q)
+{
+	return q->kind == BODY_NONE && !q->head && !sends_empty_body(q) &&
+	       !strcmp(q->method, "GET") && !q->follow && !q->insecure &&
+	       !q->cacert && !q->cert && !q->key && q->http2 == -1;
+}
+
+/* The options of a plain request that change from one to the next. */
+static void setup_plain(CURL *e, struct req *q, struct xfer *x)
+{
+	curl_easy_setopt(e, CURLOPT_URL, q->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
+			 q->compressed ? "" : (char *)NULL);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)q->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+}
+
 static void setup_easy(struct http_session *s, struct req *q, struct xfer *x)
 {
 	CURL *e = s->easy;
-	curl_easy_reset(e);
+	int plain = is_plain(q);
 	s->errbuf[0] = '\0';
+	if (plain && s->plain) {
+		setup_plain(e, q, x);
+		return;
+	}
+	s->plain = plain;
+	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
