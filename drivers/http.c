@@ -247,12 +247,25 @@ static struct ivalue *ms_value(curl_off_t us)
 		us = 0;
 	if (us % 1000 == 0)
 		return iv_int((int64_t)(us / 1000));
-	int n = snprintf(text, sizeof(text), "%lld.%03lld",
-			 (long long)(us / 1000), (long long)(us % 1000));
+	/* "%lld.%03lld" without its trailing zeros, written by hand: a
+	 * result has several of these */
+	char digits[24];
+	int n = 0, k = 0;
+	curl_off_t whole = us / 1000, frac = us % 1000;
+	do {
+		digits[k++] = (char)('0' + whole % 10);
+		whole /= 10;
+	} while (whole);
+	while (k)
+		text[n++] = digits[--k];
+	text[n++] = '.';
+	text[n++] = (char)('0' + frac / 100);
+	text[n++] = (char)('0' + frac / 10 % 10);
+	text[n++] = (char)('0' + frac % 10);
 	while (text[n - 1] == '0')
-		text[--n] = '\0';
+		n--;
 	struct ivalue *v = iv_new(IV_NUM);
-	v->u.num.text = xstrdup(text);
+	v->u.num.text = xstrndup(text, (size_t)n);
 	v->u.num.d = (double)us / 1000.0; /* the double nearest the text */
 	return v;
 }

@@ -30,10 +30,27 @@ struct ivalue *iv_bool(int b)
 	return v;
 }
 
+/* The decimal text of `i`, as "%lld" writes it (no printf: iv_int is
+ * hot, a few per step result). */
+static char *int_text(int64_t i)
+{
+	char buf[24];
+	char *p = buf + sizeof(buf);
+	uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		*--p = '-';
+	return xstrndup(p, (size_t)(buf + sizeof(buf) - 1 - p));
+}
+
 struct ivalue *iv_int(int64_t i)
 {
 	struct ivalue *v = iv_new(IV_NUM);
-	v->u.num.text = xasprintf("%lld", (long long)i);
+	v->u.num.text = int_text(i);
 	v->u.num.i = i;
 	v->u.num.d = (double)i;
 	v->flags |= IVF_INT;
