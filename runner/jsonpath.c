@@ -1667,5 +1667,12 @@ static int eval_logical(const struct jp_expr *e, const struct ivalue *root,
 void jsonpath_eval(const struct jsonpath *p, const struct ivalue *root,
 		   struct jp_nodes *out)
 {
+	if (p->q.singular) {
+		/* at most one node: no node lists to build */
+		const struct ivalue *v = eval_singular(&p->q, root, root);
+		if (v)
+			nodes_push(out, v);
+		return;
+	}
 	eval_query(&p->q, root, root, out);
 }
