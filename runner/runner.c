@@ -155,6 +155,20 @@ static int cancelled(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
+/*
+ * cancelled(x->cancel_fd) without a poll while the run is not interrupted:
+ * the signal thread sets `interrupted` before it writes the cancel fd, so
+ * the fd cannot be readable yet.  (The force fd of teardown is polled.)
+ */
+static int exec_cancelled(const struct exec *x)
+{
+	struct run *r = x->w->run;
+	if (x->cancel_fd >= 0 && x->cancel_fd == r->cancel_fd &&
+	    !atomic_load(&r->interrupted))
+		return 0;
+	return cancelled(x->cancel_fd);
+}
+
 /* Sleeps up to ms, waking early when fd turns readable. */
 static void nap(int fd, double ms)
 {
@@ -421,7 +435,7 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 	}
 	strbuf_addf(x->log, "--- step %s: %s\n", label, name.buf);
 	logstart = x->log->len;
-	if (cancelled(x->cancel_fd)) {
+	if (exec_cancelled(x)) {
 		strbuf_addstr(&why, "interrupted");
 		status = IT_ERROR;
 	} else if (st->use) {
