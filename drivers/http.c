@@ -235,6 +235,21 @@ static void add_pct(struct strbuf *sb, const char *s, size_t len)
 	}
 }
 
+/* Writes `v` in decimal ("%llu") to buf (24 bytes); returns the length,
+ * without a NUL. */
+static size_t dec(char *buf, unsigned long long v)
+{
+	char rev[24];
+	size_t k = 0, n = 0;
+	do {
+		rev[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (k)
+		buf[n++] = rev[--k];
+	return n;
+}
+
 /*
  * A number of milliseconds from libcurl's microseconds, exact to the
  * microsecond ("12.345"), made without iv_double()'s search for the
@@ -249,15 +264,8 @@ static struct ivalue *ms_value(curl_off_t us)
 		return iv_int((int64_t)(us / 1000));
 	/* "%lld.%03lld" without its trailing zeros, written by hand: a
 	 * result has several of these */
-	char digits[24];
-	int n = 0, k = 0;
-	curl_off_t whole = us / 1000, frac = us % 1000;
-	do {
-		digits[k++] = (char)('0' + whole % 10);
-		whole /= 10;
-	} while (whole);
-	while (k)
-		text[n++] = digits[--k];
+	curl_off_t frac = us % 1000;
+	size_t n = dec(text, (unsigned long long)(us / 1000));
 	text[n++] = '.';
 	text[n++] = (char)('0' + frac / 100);
 	text[n++] = (char)('0' + frac / 10 % 10);
@@ -265,7 +273,7 @@ static struct ivalue *ms_value(curl_off_t us)
 	while (text[n - 1] == '0')
 		n--;
 	struct ivalue *v = iv_new(IV_NUM);
-	v->u.num.text = xstrndup(text, (size_t)n);
+	v->u.num.text = xstrndup(text, n);
 	v->u.num.d = (double)us / 1000.0; /* the double nearest the text */
 	return v;
 }
@@ -1021,7 +1029,7 @@ static void log_body(struct strbuf *log, const char *prefix, const char *b,
 		while (n && ((unsigned char)b[n] & 0xC0) == 0x80)
 			n--;
 	}
-	strbuf_addf(log, "%s\n", prefix[0] == '>' ? ">" : "<");
+	strbuf_addstr(log, prefix[0] == '>' ? ">\n" : "<\n");
 	const char *p = b, *end = b + n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -1046,7 +1054,11 @@ static int req_build(struct req *q, CURL *e, const struct ivalue *arg,
 	const struct ivalue *v;
 	if (set_url(q, arg, msg) < 0)
 		return -1;
-	strbuf_addf(&q->log, "> %s %s\n", q->method, q->url);
+	strbuf_addstr(&q->log, "> ");
+	strbuf_addstr(&q->log, q->method);
+	strbuf_addch(&q->log, ' ');
+	strbuf_addstr(&q->log, q->url);
+	strbuf_addch(&q->log, '\n');
 	strbuf_addstr(&q->cmd, "$ curl");
 	if (get_bool(arg, "follow-redirects", &q->follow, msg) < 0 ||
 	    get_bool(arg, "insecure", &q->insecure, msg) < 0 ||
@@ -1589,13 +1601,27 @@ static void log_response(struct strbuf *log, struct http_session *s,
 			 const struct req *q)
 {
 	/* 12.3 ms; below 1 ms, 0.123 ms */
-	if (us >= 1000)
-		strbuf_addf(log, "< %s in %lld.%lld ms\n", s->line.buf,
-			    (long long)(us / 1000),
-			    (long long)(us % 1000 / 100));
-	else
-		strbuf_addf(log, "< %s in 0.%03lld ms\n", s->line.buf,
-			    (long long)(us < 0 ? 0 : us));
+	char num[32];
+	size_t n;
+	if (us < 0)
+		us = 0;
+	if (us >= 1000) {
+		n = dec(num, (unsigned long long)(us / 1000));
+		num[n++] = '.';
+		num[n++] = (char)('0' + us % 1000 / 100);
+	} else {
+		n = 0;
+		num[n++] = '0';
+		num[n++] = '.';
+		num[n++] = (char)('0' + us / 100);
+		num[n++] = (char)('0' + us / 10 % 10);
+		num[n++] = (char)('0' + us % 10);
+	}
+	strbuf_addstr(log, "< ");
+	strbuf_addstr(log, s->line.buf);
+	strbuf_addstr(log, " in ");
+	strbuf_add(log, num, n);
+	strbuf_addstr(log, " ms\n");
 	if (strcmp(url, q->url))
 		strbuf_addf(log, "< (after redirects: %s)\n", url);
 	for (const char *p = s->hdrs.buf; *p;) {

@@ -433,7 +433,11 @@ static enum itest_status run_step(struct exec *x, const struct step *st,
 	} else {
 		step_summary(&name, st);
 	}
-	strbuf_addf(x->log, "--- step %s: %s\n", label, name.buf);
+	strbuf_addstr(x->log, "--- step ");
+	strbuf_addstr(x->log, label);
+	strbuf_addstr(x->log, ": ");
+	strbuf_addstr(x->log, name.buf);
+	strbuf_addch(x->log, '\n');
 	logstart = x->log->len;
 	if (exec_cancelled(x)) {
 		strbuf_addstr(&why, "interrupted");
