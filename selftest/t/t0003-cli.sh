@@ -2,11 +2,11 @@
 # The command line end to end: --rerun-failed, --env, init, --junit with
 # both flavours, --affected, -q, check, version, and usage errors.
 set -eu
+. selftest/t/lib.sh
 itest=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 top=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 # --rerun-failed runs only what failed last time, and 0 tests is exit 0
 mkdir -p "$tmp/s/env"

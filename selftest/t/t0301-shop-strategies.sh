@@ -5,12 +5,12 @@
 # Also: four runs of the same suite at once, each with its own ports and
 # run folder, and no component left running after any of them.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 build=$(cd "$(dirname "$itest")" && pwd)
 export SHOP_BIN="$build/examples/shop"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 rc=0
 "$itest" --color never -o "$tmp/o" --run-id main -t '!broken-on-purpose' \

@@ -4,13 +4,13 @@
 # that every component carries in its environment), teardown ran, the
 # JUnit report was written, and itest ended by the signal.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 build=$(cd "$(dirname "$itest")" && pwd)
 top=$(pwd)
 export SHOP_BIN="$build/examples/shop"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 cat >"$tmp/s.yml" <<YML
 name: sig-shop
 include: [$top/suites/shop/system.yml]
@@ -21,13 +21,6 @@ tests:
     steps:
       - shell: "echo \${web.url} > $tmp/started; sleep 30"
 YML
-# the run ids of live processes, from /proc
-live() {
-  for e in /proc/[0-9]*/environ; do
-    tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "ITEST_RUN_ID=$1" && echo "$e"
-  done
-  return 0
-}
 for sig in INT TERM; do
   lsig=$(echo $sig | tr A-Z a-z)
   rm -f "$tmp/started" "$tmp/teardown-ran"

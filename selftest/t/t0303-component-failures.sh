@@ -4,10 +4,10 @@
 # exits while tests run makes the tests that cover it ERROR with its exit
 # status and log tail, while a test that does not cover it still passes.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 cat >"$tmp/never.yml" <<'YML'
 name: never-ready

@@ -7,6 +7,7 @@
 # entry and the components' groups are in the registry, and orphans that
 # die are reaped (no zombie children of itest, a child subreaper).
 set -eu
+. selftest/t/lib.sh
 itest=$1
 build=$(cd "$(dirname "$itest")" && pwd)
 top=$(pwd)
@@ -19,7 +20,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt" ITEST_PORTS=15000-15199
 mkdir "$tmp/rt"
 runs="$tmp/rt/itest/runs"
@@ -36,22 +36,6 @@ tests:
     steps:
       - shell: "(sleep 0.1 &); (sleep 300 &); setsid sleep 301 & echo \${web.url} > $tmp/started; sleep 60"
 YML
-# the live processes that carry the run id
-live() {
-  for e in /proc/[0-9]*/environ; do
-    tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "ITEST_RUN_ID=$1" && echo "$e"
-  done
-  return 0
-}
-# the pid of the reaper of run $1 (from /proc: procps may be missing)
-reaper_of() {
-  for c in /proc/[0-9]*/cmdline; do
-    case "$(tr '\0' ' ' 2>/dev/null <"$c")" in
-    "itest __reaper $1."*" 3 ") p=${c#/proc/}; echo "${p%/cmdline}" ;;
-    esac
-  done
-  return 0
-}
 # how many zombie children process $1 has
 zombies_of() {
   parent=$1 z=0

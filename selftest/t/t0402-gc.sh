@@ -6,6 +6,7 @@
 # a live run alone, and a process that carries the run id but started
 # before the run began.  `gc --run` of an unknown run is an error.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 build=$(cd "$(dirname "$itest")" && pwd)
 top=$(pwd)
@@ -18,26 +19,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt" ITEST_PORTS=15200-15399
 mkdir "$tmp/rt"
 runs="$tmp/rt/itest/runs"
 id=t0402-$$
-live() {
-  for e in /proc/[0-9]*/environ; do
-    tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "ITEST_RUN_ID=$1" && echo "$e"
-  done
-  return 0
-}
-# the pid of the reaper of run $1 (from /proc: procps may be missing)
-reaper_of() {
-  for c in /proc/[0-9]*/cmdline; do
-    case "$(tr '\0' ' ' 2>/dev/null <"$c")" in
-    "itest __reaper $1."*" 3 ") p=${c#/proc/}; echo "${p%/cmdline}" ;;
-    esac
-  done
-  return 0
-}
 cat >"$tmp/s.yml" <<YML
 name: crash
 include: [$top/suites/shop/system.yml]

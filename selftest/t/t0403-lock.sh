@@ -5,6 +5,7 @@
 # run).  Two suites of one run that take one lock run one after the other
 # even under -j.  A bad lock name is a load error.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 tmp=$(mktemp -d)
 a= b=
@@ -14,7 +15,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt"
 mkdir "$tmp/rt"
 id=t0403-$$

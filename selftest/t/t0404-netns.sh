@@ -6,6 +6,7 @@
 # or --keep: load errors.  Needs root (skipped otherwise; CI runs as
 # root).
 set -eu
+. selftest/t/lib.sh
 itest=$1
 if [ "$(id -u)" != 0 ]; then
   echo "skipped: not root (isolation: netns needs CAP_SYS_ADMIN)"
@@ -19,7 +20,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt" ITEST_PORTS=15400-15599
 mkdir "$tmp/rt"
 # a server outside, on the machine's loopback

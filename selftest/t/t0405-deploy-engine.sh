@@ -6,6 +6,7 @@
 # the reaper when itest is killed.  A failing `down` is reported, not
 # fatal.  An argv list runs without a shell.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 tmp=$(mktemp -d)
 pid=
@@ -15,7 +16,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt" ITEST_PORTS=15800-15999
 mkdir "$tmp/rt"
 id=t0405-$$

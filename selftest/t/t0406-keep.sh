@@ -5,6 +5,7 @@
 # alone too; `itest gc --run ID` ends it all (down included) and removes
 # its registry entry.
 set -eu
+. selftest/t/lib.sh
 itest=$1
 build=$(cd "$(dirname "$itest")" && pwd)
 top=$(pwd)
@@ -16,25 +17,9 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 export XDG_RUNTIME_DIR="$tmp/rt" ITEST_PORTS=16000-16199
 mkdir "$tmp/rt"
 runs="$tmp/rt/itest/runs"
-live() {
-  for e in /proc/[0-9]*/environ; do
-    tr '\0' '\n' 2>/dev/null <"$e" | grep -qx "ITEST_RUN_ID=$1" && echo "$e"
-  done
-  return 0
-}
-# the pid of the reaper of run $1 (from /proc: procps may be missing)
-reaper_of() {
-  for c in /proc/[0-9]*/cmdline; do
-    case "$(tr '\0' ' ' 2>/dev/null <"$c")" in
-    "itest __reaper $1."*" 3 ") p=${c#/proc/}; echo "${p%/cmdline}" ;;
-    esac
-  done
-  return 0
-}
 cat >"$tmp/s.yml" <<YML
 name: shopkeep
 include: [$top/suites/shop/system.yml]
