@@ -14,6 +14,8 @@
 #ifndef ITEST_DRIVER_H
 #define ITEST_DRIVER_H
 
+#include <stdatomic.h>
+
 #include "value.h"
 
 enum itest_status { IT_PASS, IT_FAIL, IT_ERROR, IT_SKIP };
@@ -34,6 +36,16 @@ struct itest_keyspec {
 	int required;
 };
 
+/*
+ * Busy waiting for answers from loopback (docs/http.md): a worker may spin
+ * on its socket for up to budget_us instead of sleeping, when it takes one
+ * of the run's free slots.  Owned by the runner.
+ */
+struct itest_spin {
+	atomic_int slots; /* workers that may spin now */
+	int budget_us;	  /* 0: never spin */
+};
+
 /* What a step may use; owned by the runner, valid during exec. */
 struct itest_stepctx {
 	const char *suite_dir;	  /* default working directory */
@@ -49,6 +61,7 @@ struct itest_stepctx {
 	struct deployment *deployment; /* its stream's, or NULL */
 	const size_t *stub_marks;      /* per component: stub calls before the
 					  test began (stubsrv_mark) */
+	struct itest_spin *spin;       /* the run's busy waiting; may be NULL */
 };
 
 /* A step's outcome.  `parts` holds the named parts (exit, stdout, ...). */

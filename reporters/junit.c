@@ -55,6 +55,16 @@ static size_t utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
 	return len;
 }
 
+/* An ASCII byte that add_esc copies unchanged. */
+static int copies_as_is(unsigned char c, int attr)
+{
+	if (c == '\n' || c == '\t')
+		return !attr;
+	if (c == '"' || c == '\'')
+		return !attr;
+	return c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>';
+}
+
 /*
  * Appends `s` masked and escaped: & < > always, " ' and the white space
  * that attribute normalisation would eat when `attr`.  A byte XML cannot
@@ -74,6 +84,14 @@ static void add_esc(struct junit *st, struct strbuf *sb, const char *s,
 		n = st->tmp.len;
 	}
 	for (size_t i = 0; i < n;) {
+		size_t plain = i;
+		while (plain < n && copies_as_is(p[plain], attr))
+			plain++;
+		if (plain > i) {
+			strbuf_add(sb, p + i, plain - i);
+			i = plain;
+			continue;
+		}
 		unsigned cp;
 		size_t len = utf8_decode(p + i, n - i, &cp);
 		if (!len) {

@@ -118,6 +118,7 @@ struct run {
 	struct slock *slocks;
 	size_t nslocks;
 	struct runtime_reg *reg; /* this run in the registry of live runs */
+	struct itest_spin spin;	 /* busy waiting of the http driver */
 	struct reaper *reaper;
 };
 
@@ -148,6 +149,37 @@ struct exec {
 };
 
 /* ---- helpers ---- */
+
+/*
+ * Busy waiting (docs/http.md "Answers from loopback"): half the online
+ * CPUs may spin at once (none on one CPU), for ITEST_SPIN_US
+ * microseconds (SPIN_US_DEFAULT; 0 turns it off) per wait.
+ */
+#define SPIN_US_DEFAULT 200
+#define SPIN_US_MAX	100000
+
+static int spin_setup(struct itest_spin *sp)
+{
+	const char *v = getenv("ITEST_SPIN_US");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	sp->budget_us = SPIN_US_DEFAULT;
+	if (v && *v) {
+		char *end;
+		errno = 0;
+		long us = strtol(v, &end, 10);
+		if (errno || *end || us < 0 || us > SPIN_US_MAX) {
+			fprintf(stderr,
+				"itest: error: bad ITEST_SPIN_US '%s' (write "
+				"microseconds from 0 to %d; 0 turns busy "
+				"waiting off)\n",
+				v, SPIN_US_MAX);
+			return -1;
+		}
+		sp->budget_us = (int)us;
+	}
+	atomic_init(&sp->slots, cpus > 1 ? (int)(cpus / 2) : 0);
+	return 0;
+}
 
 static int cancelled(int fd)
 {
@@ -325,6 +357,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 				.suite = x->stage->suite,
 				.deployment = x->stage->stream->dep,
 				.stub_marks = x->stub_marks,
+				.spin = &r->spin,
 			};
 			void *sess = session_for(x, st, &ctx, why);
 			if (st->drv->session_size && !sess) {
@@ -1541,6 +1574,9 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		}
 		goto out;
 	}
+
+	if (spin_setup(&r->spin) < 0)
+		goto out;
 
 	r->run_id = o->run_id ? xstrdup(o->run_id) : make_run_id();
 	if (o->out[0] == '/') {

@@ -123,6 +123,18 @@ grep -q 'tests="6"' "$j" || fail "junit: tests"
 grep -q 'failures="1"' "$j" || fail "junit: failures"
 grep -q 'errors="1"' "$j" || fail "junit: errors"
 
+# busy waiting off (ITEST_SPIN_US=0, docs/http.md): the same outcomes
+rc=0
+ITEST_SPIN_US=0 "$itest" --color never -o "$tmp/out" --run-id r0 "$tmp/http.yml" >"$tmp/out.txt" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "ITEST_SPIN_US=0: exit $rc, expected 1"
+grep -q 'tests="6" failures="1" errors="1"' "$tmp/out/r0/junit.xml" || fail "ITEST_SPIN_US=0: junit counts"
+# and a value that is not a number of microseconds is a usage error
+rc=0
+ITEST_SPIN_US=lots "$itest" -o "$tmp/out" "$tmp/http.yml" >"$tmp/out.txt" 2>&1 || rc=$?
+[ $rc = 2 ] || fail "ITEST_SPIN_US=lots: exit $rc, expected 2"
+grep -q "itest: error: bad ITEST_SPIN_US 'lots' (write microseconds from 0 to 100000; 0 turns busy waiting off)" "$tmp/out.txt" ||
+  fail "ITEST_SPIN_US=lots: message"
+
 # a typo in a step key is a load error with its location
 cat >"$tmp/bad.yml" <<YML
 tests:

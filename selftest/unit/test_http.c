@@ -60,6 +60,7 @@ struct fixture {
 	struct itest_stepctx ctx;
 	struct strbuf log;
 	struct itest_result res;
+	struct itest_spin spin;
 	char artifacts[128];
 };
 
@@ -354,6 +355,11 @@ static int setup(void **state)
 	f->ctx.artifact_dir = f->artifacts;
 	f->ctx.cancel_fd = -1;
 	f->ctx.log = &f->log;
+	/* as in a run on two CPUs: every test server is on loopback, so
+	 * every transfer goes through the busy wait first */
+	atomic_init(&f->spin.slots, 1);
+	f->spin.budget_us = 200;
+	f->ctx.spin = &f->spin;
 	result_init(&f->res);
 	*state = f;
 	return 0;
@@ -1026,6 +1032,34 @@ static void test_cancel(void **state)
 	run_pass(f, "get: http://{P}/json");
 }
 
+/* A busy wait ends on cancellation too, and gives its slot back. */
+static void test_cancel_while_spinning(void **state)
+{
+	struct fixture *f = *state;
+	struct poke p = {eventfd(0, EFD_CLOEXEC), 100};
+	pthread_t th;
+	assert_true(p.fd >= 0);
+	f->spin.budget_us = 10 * 1000 * 1000; /* longer than the answer */
+	f->ctx.cancel_fd = p.fd;
+	pthread_create(&th, NULL, poke_later, &p);
+	double t0 = now_ms();
+	assert_int_equal(run(f, "get: 'http://{P}/slow?ms=3000'"), IT_ERROR);
+	double took = now_ms() - t0;
+	pthread_join(th, NULL);
+	assert_string_equal(f->res.message.buf, "interrupted");
+	assert_true(took >= 90 && took < 2000);
+	assert_int_equal(atomic_load(&f->spin.slots), 1);
+	f->ctx.cancel_fd = -1;
+	close(p.fd);
+	/* spinning or not, answers are the same */
+	f->spin.budget_us = 200;
+	run_pass(f, "get: http://{P}/json");
+	atomic_store(&f->spin.slots, 0);
+	run_pass(f, "get: http://{P}/json");
+	f->ctx.spin = NULL;
+	run_pass(f, "get: http://{P}/json");
+}
+
 /* ---- TLS (nginx and openssl s_server) ---- */
 
 #define NEED_TLS()                                                             \
@@ -1256,6 +1290,7 @@ int main(void)
 		T(test_bad_url_at_run_time),
 		T(test_timeout),
 		T(test_cancel),
+		T(test_cancel_while_spinning),
 		T(test_tls_verify),
 		T(test_tls_client_cert),
 		T(test_h2c),
