@@ -22,6 +22,7 @@ enum itest_status { IT_PASS, IT_FAIL, IT_ERROR, IT_SKIP };
 
 struct suite;
 struct deployment;
+struct scope;
 
 const char *status_name(enum itest_status s); /* "PASS", "FAIL", ... */
 
@@ -62,13 +63,45 @@ struct itest_stepctx {
 	const size_t *stub_marks;      /* per component: stub calls before the
 					  test began (stubsrv_mark) */
 	struct itest_spin *spin;       /* the run's busy waiting; may be NULL */
+	const char *driver_key;	       /* the step's key: "ssh", or an external
+					  driver's name ("pg") */
+	/* The driver's suite-level settings, merged over the suite's
+	 * includes and unrendered: the value of the driver's `suite_key`
+	 * ("hosts" for ssh), or an external driver's `drivers:` entry.
+	 * NULL when the suite has none. */
+	const struct ivalue *conf;
+	/* The step's template scope: tpl_render(conf or a part of it,
+	 * scope, &err) gives the settings with ${...} resolved as the
+	 * step's own templates are. */
+	const struct scope *scope;
+	/* Files this attempt saved in artifact_dir that the JUnit case
+	 * attaches ([[ATTACHMENT|path]]): the driver appends each path
+	 * (absolute, or relative to run_dir) with stepctx_attach(). */
+	struct itest_attachments *attach;
+	/* The step's `expect`, rendered, or NULL: a driver may read it to
+	 * fetch only what is asked (the texts of the selectors under a
+	 * browser step's `text:`).  Judging it stays the runner's job. */
+	const struct ivalue *expect;
 };
+
+/* The list behind stepctx.attach; owned by the runner. */
+struct itest_attachments {
+	char **paths;
+	size_t n;
+};
+
+/* Adds a copy of `path` to ctx->attach (nothing when it is NULL). */
+void stepctx_attach(const struct itest_stepctx *ctx, const char *path);
 
 /* A step's outcome.  `parts` holds the named parts (exit, stdout, ...). */
 struct itest_result {
 	struct ivalue *parts;  /* an object; owned */
 	const char *json_from; /* a part whose text is parsed lazily as
 				  "json"; NULL: the driver sets "json" */
+	/* Parts that are maps whose expectation is a map of key ->
+	 * predicate, checked key by key as `headers` is (the browser's
+	 * `text: { "#result": "~Reserved" }`); NULL-ended, or NULL. */
+	const char *const *keyed;
 	struct strbuf message; /* why the step could not run (ERROR) */
 };
 
@@ -108,6 +141,33 @@ struct itest_driver {
 	 * components that may have been swapped (SPEC 8 "Ports").  May be
 	 * NULL. */
 	void (*stage_end)(void *session);
+
+	/* ---- suite-level settings (hosts:, browser:) ---- */
+
+	/* The top-level suite key that configures this driver ("hosts",
+	 * "browser"); includes merge it (the suite's own entries win).
+	 * NULL: none. */
+	const char *suite_key;
+	/* Steps do not use the driver's name but the names its suite_key
+	 * map defines (`drivers: { pg: ... }` makes `pg:` steps). */
+	int external;
+	/* Load-time check of that key's merged value (no I/O); may be
+	 * NULL. */
+	int (*check_conf)(const struct ivalue *conf, struct itest_err *err);
+	/* Load-time check of a step against the settings (conf is NULL
+	 * when the suite has none): an ssh step naming no host.  May be
+	 * NULL. */
+	int (*check_step_conf)(const struct ivalue *arg,
+			       const struct ivalue *conf,
+			       struct itest_err *err);
+	/* The part of conf a step uses, whose ${C.*} count for the test's
+	 * `covers` (ssh: hosts[arg.host]).  NULL hook: all of conf. */
+	const struct ivalue *(*step_conf)(const struct ivalue *arg,
+					  const struct ivalue *conf);
+	/* A step of this driver failed (FAIL or ERROR), before the test
+	 * moves on: save evidence (a screenshot, the page source) into
+	 * ctx->artifact_dir and attach it.  May be NULL. */
+	void (*step_failed)(void *session, const struct itest_stepctx *ctx);
 };
 
 /* registry.c */

@@ -17,7 +17,8 @@ const struct itest_driver *const itest_drivers[] = {
 const struct itest_driver *driver_find(const char *name)
 {
 	for (size_t i = 0; itest_drivers[i]; i++)
-		if (!strcmp(itest_drivers[i]->name, name))
+		if (!itest_drivers[i]->external &&
+		    !strcmp(itest_drivers[i]->name, name))
 			return itest_drivers[i];
 	return NULL;
 }
@@ -28,10 +29,20 @@ const char *status_name(enum itest_status s)
 	return names[s];
 }
 
+void stepctx_attach(const struct itest_stepctx *ctx, const char *path)
+{
+	struct itest_attachments *a = ctx->attach;
+	if (!a || !path)
+		return;
+	a->paths = xrealloc(a->paths, (a->n + 1) * sizeof(*a->paths));
+	a->paths[a->n++] = xstrdup(path);
+}
+
 void result_init(struct itest_result *r)
 {
 	r->parts = iv_obj();
 	r->json_from = NULL;
+	r->keyed = NULL;
 	strbuf_init(&r->message, 0);
 }
 

@@ -56,6 +56,13 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
+/* Does a driver with these result parts have `name`?  NULL parts (an
+ * external driver's) may be anything. */
+static int offers(const char *const *parts, const char *name)
+{
+	return !parts || in_list(name, parts);
+}
+
 static int is_text_part(const char *part)
 {
 	return part && in_list(part, text_parts);
@@ -995,22 +1002,30 @@ static int eval_json(const struct ivalue *x, struct itest_result *res,
 	return ret;
 }
 
-static int eval_headers(const struct ivalue *x, struct itest_result *res,
-			struct pctx *c)
+/* `headers` and a driver's keyed parts: a map of key -> predicate, each
+ * judged on the part's member of that key (any case for headers). */
+static int eval_keyed(const struct ivalue *x, const char *part, int nocase,
+		      struct itest_result *res, struct pctx *c)
 {
 	struct strbuf pre = STRBUF_INIT;
-	const struct ivalue *hdrs = result_part(res, "headers", NULL);
+	const struct ivalue *map = result_part(res, part, NULL);
 	int ret = 1;
 	if (!x || x->type != IV_OBJ) {
-		c->prefix = "headers";
-		return eval_error(c, "'headers' needs a map of header names");
+		c->prefix = part;
+		strbuf_addf(&pre, "'%s' needs a map of %s", part,
+			    nocase ? "header names" : "keys");
+		ret = eval_error(c, "%s", pre.buf);
+		strbuf_release(&pre);
+		return ret;
 	}
 	for (size_t i = 0; i < x->u.obj.n; i++) {
 		const struct imember *m = &x->u.obj.m[i];
 		strbuf_reset(&pre);
-		strbuf_addf(&pre, "headers %s", m->key);
+		strbuf_addf(&pre, "%s %s", part, m->key);
 		c->prefix = pre.buf;
-		int r = header_pred(m->val, iv_get_nocase(hdrs, m->key), c);
+		const struct ivalue *v = nocase ? iv_get_nocase(map, m->key)
+						: iv_get(map, m->key);
+		int r = nocase ? header_pred(m->val, v, c) : pred(m->val, v, c);
 		if (r < 0)
 			ret = -1;
 		else if (!r && ret > 0)
@@ -1229,7 +1244,9 @@ enum itest_status expect_eval(const struct ivalue *expect,
 		if (!strcmp(m->key, "json"))
 			r = eval_json(m->val, res, &c);
 		else if (!strcmp(m->key, "headers"))
-			r = eval_headers(m->val, res, &c);
+			r = eval_keyed(m->val, "headers", 1, res, &c);
+		else if (in_list(m->key, res->keyed))
+			r = eval_keyed(m->val, m->key, 0, res, &c);
 		else if (!strcmp(m->key, "namespaces"))
 			r = 1; /* settings of `xpath` */
 		else if (!strcmp(m->key, "xpath"))
@@ -1642,7 +1659,7 @@ static int check_part_name(const char *key, const struct itest_loc *loc,
 			   struct itest_err *err)
 {
 	const char *hint;
-	if (in_list(key, parts))
+	if (offers(parts, key))
 		return 0;
 	hint = suggest_name(key, parts);
 	if (hint)
@@ -1753,7 +1770,7 @@ int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
 		}
 		/* `namespaces` goes with `xpath` */
 		if (!(!strcmp(m->key, "namespaces") &&
-		      in_list("xpath", parts)) &&
+		      offers(parts, "xpath")) &&
 		    check_part_name(m->key, &m->kloc, parts, "expect", err))
 			return -1;
 		if (!strcmp(m->key, "json")) {
@@ -1817,7 +1834,7 @@ static int check_xpath_capture(const struct ivalue *src,
 {
 	const struct imember *m = iv_member(src, "xpath");
 	const struct ivalue *ns = iv_get(src, "namespaces");
-	if (!in_list("xpath", parts))
+	if (!offers(parts, "xpath"))
 		return source_unavailable("xpath", parts, &m->kloc, err);
 	if (m->val->type != IV_STR)
 		return err_set(err, &m->val->loc,
@@ -1848,7 +1865,7 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 				"with '$') or a map such as { header: "
 				"NAME }",
 				cm->key);
-		if (!in_list("json", parts))
+		if (!offers(parts, "json"))
 			return source_unavailable("json", parts, &src->loc,
 						  err);
 		return check_path(src->u.str.s, &src->loc, err);
@@ -1874,7 +1891,7 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 			       m->key);
 	}
 	if (!strcmp(m->key, "stdout")) {
-		if (!in_list("stdout", parts))
+		if (!offers(parts, "stdout"))
 			return source_unavailable("stdout", parts, &m->kloc,
 						  err);
 		if (m->val->type != IV_BOOL || !m->val->u.b)
@@ -1887,15 +1904,15 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 			       "'%s' in a capture needs a string, got %s",
 			       m->key, iv_kind(m->val));
 	if (!strcmp(m->key, "header")) {
-		if (!in_list("headers", parts))
+		if (!offers(parts, "headers"))
 			return source_unavailable("header", parts, &m->kloc,
 						  err);
 	} else if (!strcmp(m->key, "cookie")) {
-		if (!in_list("cookies", parts))
+		if (!offers(parts, "cookies"))
 			return source_unavailable("cookie", parts, &m->kloc,
 						  err);
 	} else if (!strcmp(m->key, "regex")) {
-		if (!in_list("stdout", parts) && !in_list("body", parts))
+		if (!offers(parts, "stdout") && !offers(parts, "body"))
 			return source_unavailable("regex", parts, &m->kloc,
 						  err);
 		return check_regex(m->val, 0, err);

@@ -146,6 +146,7 @@ struct exec {
 	struct strbuf detail;  /* the first failure: the full text */
 	const char *artifact_dir;
 	size_t *stub_marks; /* per component: stub records before the test */
+	struct itest_attachments attach; /* files the drivers saved */
 };
 
 /* ---- helpers ---- */
@@ -337,6 +338,27 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 		if (arg && (expect || !st->expect) && st->capture)
 			capture = render_part(st->capture, sc, &capture_own,
 					      &err);
+		struct itest_stepctx ctx = {
+			.suite_dir = x->stage->suite->dir,
+			.run_dir = r->run_dir,
+			.artifact_dir = x->artifact_dir,
+			.timeout_ms = timeout,
+			.cancel_fd = x->cancel_fd,
+			.out_cap = OUT_CAP_DEFAULT,
+			.log = x->log,
+			.vars = x->caps,
+			.suite = x->stage->suite,
+			.deployment = x->stage->stream->dep,
+			.stub_marks = x->stub_marks,
+			.spin = &r->spin,
+			.driver_key = st->drv_key,
+			.conf = suite_driver_conf(x->stage->suite, st->drv,
+						  st->drv_key),
+			.scope = sc,
+			.attach = &x->attach,
+			.expect = expect,
+		};
+		void *sess = NULL;
 		if (err.set) {
 			struct strbuf l = STRBUF_INIT;
 			loc_format(&l, &err.loc);
@@ -345,21 +367,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			strbuf_release(&l);
 			status = IT_ERROR;
 		} else {
-			struct itest_stepctx ctx = {
-				.suite_dir = x->stage->suite->dir,
-				.run_dir = r->run_dir,
-				.artifact_dir = x->artifact_dir,
-				.timeout_ms = timeout,
-				.cancel_fd = x->cancel_fd,
-				.out_cap = OUT_CAP_DEFAULT,
-				.log = x->log,
-				.vars = x->caps,
-				.suite = x->stage->suite,
-				.deployment = x->stage->stream->dep,
-				.stub_marks = x->stub_marks,
-				.spin = &r->spin,
-			};
-			void *sess = session_for(x, st, &ctx, why);
+			sess = session_for(x, st, &ctx, why);
 			if (st->drv->session_size && !sess) {
 				status = IT_ERROR;
 			} else {
@@ -392,13 +400,18 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			strbuf_addstr(why, "test timed out after ");
 			strbuf_add_duration(why, x->test_timeout_ms);
 		}
+		int final = status == IT_PASS ||
+			    attempt == st->retry_attempts ||
+			    cancelled(x->cancel_fd) ||
+			    (x->deadline && now_ms() >= x->deadline);
+		/* evidence of the failure (a browser's screenshot), once */
+		if (final && status != IT_PASS && sess && st->drv->step_failed)
+			st->drv->step_failed(sess, &ctx);
 		iv_free(arg_own);
 		iv_free(expect_own);
 		iv_free(capture_own);
 		result_release(&res);
-		if (status == IT_PASS || attempt == st->retry_attempts ||
-		    cancelled(x->cancel_fd) ||
-		    (x->deadline && now_ms() >= x->deadline))
+		if (final)
 			break;
 		strbuf_rtrim(why);
 		const char *nl = strchr(why->buf, '\n');
@@ -717,6 +730,13 @@ static void run_test(struct worker *w, struct stage *s, size_t idx)
 			a->log = mask_detach(r->mask, &log);
 			a->time_s = rc->time_s;
 		}
+		/* every attempt's files, in order */
+		rc->attachments = xrealloc(rc->attachments,
+					   (rc->nattach + x.attach.n + 1) *
+						   sizeof(*rc->attachments));
+		for (size_t i = 0; i < x.attach.n; i++)
+			rc->attachments[rc->nattach++] = x.attach.paths[i];
+		free(x.attach.paths);
 		iv_free(x.caps);
 		free(x.stub_marks);
 		strbuf_release(&x.message);
@@ -782,6 +802,11 @@ static void run_fixture(struct worker *w, struct stage *s,
 	base_scope(r, s, NULL, teardown ? x.caps : NULL, builtins, &sc);
 	out->status = run_steps(&x, ss, &sc, "");
 	end_sessions(w);
+	/* setup and teardown have no test case to attach files to: they
+	 * stay in the run folder */
+	for (size_t i = 0; i < x.attach.n; i++)
+		free(x.attach.paths[i]);
+	free(x.attach.paths);
 	if (out->status != IT_PASS) {
 		out->failed = 1;
 		out->message = masked(r, x.message.buf);

@@ -41,8 +41,8 @@ static const struct itest_keyspec include_keys[] = {
 	{"blocks", TY(OBJ) | TY(NULL), 0}, {NULL, 0, 0},
 };
 
-/* Keys of SPEC 2 that later parts of itest implement. */
-static const char *const not_yet[] = {
+/* Top-level keys that configure drivers (merged over the includes). */
+static const char *const conf_keys[] = {
 	"hosts",
 	"browser",
 	"drivers",
@@ -283,8 +283,17 @@ static int parse_step(struct build *b, const struct ivalue *node,
 			continue;
 		size_t d = 0;
 		while (itest_drivers[d] &&
-		       strcmp(itest_drivers[d]->name, m->key))
+		       (itest_drivers[d]->external ||
+			strcmp(itest_drivers[d]->name, m->key)))
 			d++;
+		if (!itest_drivers[d] && b->s->conf) {
+			/* a name from the suite's `drivers:` */
+			for (d = 0; itest_drivers[d]; d++)
+				if (itest_drivers[d]->external &&
+				    suite_driver_conf(b->s, itest_drivers[d],
+						      m->key))
+					break;
+		}
 		if (!itest_drivers[d]) {
 			if (in_list(m->key, future_drivers))
 				return err_set(
@@ -297,7 +306,8 @@ static int parse_step(struct build *b, const struct ivalue *node,
 			for (size_t k = 0; step_common[k]; k++)
 				names[nn++] = step_common[k];
 			for (size_t k = 0; itest_drivers[k] && nn < 31; k++)
-				names[nn++] = itest_drivers[k]->name;
+				if (!itest_drivers[k]->external)
+					names[nn++] = itest_drivers[k]->name;
 			names[nn] = NULL;
 			const char *sug = suggest_name(m->key, names);
 			if (sug)
@@ -316,6 +326,7 @@ static int parse_step(struct build *b, const struct ivalue *node,
 		drvkey = m;
 		st->drv = itest_drivers[d];
 		st->drv_index = d;
+		st->drv_key = m->key;
 		st->arg = m->val;
 	}
 	const struct ivalue *v;
@@ -332,7 +343,9 @@ static int parse_step(struct build *b, const struct ivalue *node,
 	if (!use && !drvkey) {
 		struct strbuf names = STRBUF_INIT;
 		for (size_t k = 0; itest_drivers[k]; k++)
-			strbuf_addf(&names, "%s, ", itest_drivers[k]->name);
+			if (!itest_drivers[k]->external)
+				strbuf_addf(&names, "%s, ",
+					    itest_drivers[k]->name);
 		err_set(err, &node->loc,
 			"step has no driver key (one of: %suse)", names.buf);
 		strbuf_release(&names);
@@ -398,6 +411,12 @@ static int parse_step(struct build *b, const struct ivalue *node,
 		if (m)
 			return err_set(err, &m->kloc, "'with' goes with 'use'");
 		if (check_driver_arg(st->drv, st->arg, err) < 0)
+			return -1;
+		if (st->drv->check_step_conf &&
+		    st->drv->check_step_conf(
+			    st->arg,
+			    suite_driver_conf(b->s, st->drv, st->drv_key),
+			    err) < 0)
 			return -1;
 	}
 	if (get_duration(node, "timeout", &st->timeout_ms, err) < 0)
@@ -737,6 +756,105 @@ static char *dir_of(const char *path)
 	return d;
 }
 
+/* ---- drivers' suite-level settings ---- */
+
+/* The driver whose suite_key `key` is, or NULL. */
+static const struct itest_driver *conf_owner(const char *key)
+{
+	for (size_t i = 0; itest_drivers[i]; i++)
+		if (itest_drivers[i]->suite_key &&
+		    !strcmp(itest_drivers[i]->suite_key, key))
+			return itest_drivers[i];
+	return NULL;
+}
+
+/* Adds a file's hosts/browser/drivers entries to the suite's: a file
+ * merged later (the suite itself comes last) wins over earlier ones. */
+static int merge_conf(struct build *b, const struct ivalue *doc)
+{
+	struct suite *s = b->s;
+	for (size_t i = 0; conf_keys[i]; i++) {
+		const struct imember *m = iv_member(doc, conf_keys[i]);
+		if (!m)
+			continue;
+		if (!conf_owner(m->key))
+			return err_set(b->err, &m->kloc,
+				       "'%s' is not supported by this version "
+				       "of itest",
+				       m->key);
+		if (!s->conf)
+			s->conf = iv_obj();
+		struct ivalue *into = (struct ivalue *)iv_get(s->conf, m->key);
+		if (!into) {
+			into = iv_obj();
+			into->loc = m->val->loc;
+			iv_set(s->conf, m->key, into);
+		}
+		for (size_t k = 0; k < m->val->u.obj.n; k++) {
+			const struct imember *e = &m->val->u.obj.m[k];
+			iv_setn(into, e->key, e->klen, iv_clone(e->val));
+		}
+	}
+	return 0;
+}
+
+/* An external driver's name must not hide a step key. */
+static int check_driver_names(const struct ivalue *drivers,
+			      struct itest_err *err)
+{
+	for (size_t i = 0; i < drivers->u.obj.n; i++) {
+		const struct imember *m = &drivers->u.obj.m[i];
+		if (driver_find(m->key) || in_list(m->key, step_common) ||
+		    !strcmp(m->key, "use"))
+			return err_set(err, &m->val->loc,
+				       "the external driver '%s' has the name "
+				       "of a built-in step key",
+				       m->key);
+	}
+	return 0;
+}
+
+static int check_conf(struct build *b)
+{
+	const struct ivalue *conf = b->s->conf;
+	for (size_t i = 0; conf && i < conf->u.obj.n; i++) {
+		const struct imember *m = &conf->u.obj.m[i];
+		const struct itest_driver *d = conf_owner(m->key);
+		if (d->external && check_driver_names(m->val, b->err) < 0)
+			return -1;
+		if (d->check_conf && d->check_conf(m->val, b->err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const struct ivalue *suite_driver_conf(const struct suite *s,
+				       const struct itest_driver *drv,
+				       const char *key)
+{
+	if (!drv || !drv->suite_key || !s->conf)
+		return NULL;
+	const struct ivalue *c = iv_get(s->conf, drv->suite_key);
+	return drv->external ? iv_get(c, key) : c;
+}
+
+char *suite_path(const struct ivalue *node, const char *path)
+{
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (path[0] == '~' && (path[1] == '/' || !path[1])) {
+		const char *home = getenv("HOME");
+		return xasprintf("%s%s", home && *home ? home : "/", path + 1);
+	}
+	const struct itest_src *src = node ? node->loc.src : NULL;
+	if (!src || !src->path)
+		return xstrdup(path);
+	char *dir = dir_of(src->path);
+	char *full = xasprintf("%s/%s", dir, path);
+	free(dir);
+	return full;
+}
+
 static int load_include(struct build *b, const struct ivalue *ref,
 			const char *dir, const struct itest_src *parent,
 			int depth);
@@ -820,18 +938,10 @@ static int load_include(struct build *b, const struct ivalue *ref,
 	}
 	if (keys_check(doc, include_keys, "included file", err) < 0)
 		goto out;
-	for (size_t i = 0; not_yet[i]; i++) {
-		const struct imember *m = iv_member(doc, not_yet[i]);
-		if (m) {
-			err_set(err, &m->kloc,
-				"'%s' is not supported by this version of "
-				"itest",
-				m->key);
-			goto out;
-		}
-	}
 	char *idir = dir_of(path);
 	ret = process_includes(b, doc, idir, src, depth + 1);
+	if (!ret)
+		ret = merge_conf(b, doc);
 	if (!ret)
 		ret = merge_vars(b, iv_get(doc, "vars"), idir);
 	if (!ret)
@@ -1144,9 +1254,14 @@ static int cover_steps(struct coverage *cv, const struct steps *ss, int depth)
 		if (!strcmp(st->drv->name, "stub") &&
 		    cover_stub_step(cv, st) < 0)
 			return -1;
+		const struct ivalue *conf =
+			suite_driver_conf(cv->s, st->drv, st->drv_key);
+		if (conf && st->drv->step_conf)
+			conf = st->drv->step_conf(st->arg, conf);
 		if (cover_value(cv, st->arg) < 0 ||
 		    cover_value(cv, st->expect) < 0 ||
-		    cover_value(cv, st->capture) < 0)
+		    cover_value(cv, st->capture) < 0 ||
+		    cover_value(cv, conf) < 0)
 			return -1;
 	}
 	return 0;
@@ -1211,6 +1326,7 @@ void suite_free(struct suite *s)
 		iv_free(s->tests[i].row);
 	}
 	components_free(s);
+	iv_free(s->conf);
 	for (size_t i = 0; i < s->ncdirs; i++)
 		free(s->cdirs[i]);
 	free(s->cdirs);
@@ -1475,16 +1591,6 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 	}
 	if (keys_check(s->doc, suite_keys, "suite", err) < 0)
 		goto fail;
-	for (size_t i = 0; not_yet[i]; i++) {
-		const struct imember *m = iv_member(s->doc, not_yet[i]);
-		if (m) {
-			err_set(err, &m->kloc,
-				"'%s' is not supported by this version of "
-				"itest",
-				m->key);
-			goto fail;
-		}
-	}
 	v = iv_get(s->doc, "name");
 	s->name = v ? xstrdup(v->u.str.s) : file_stem(path);
 	if (!*s->name || strchr(s->name, '/')) {
@@ -1511,7 +1617,8 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 		}
 		s->strategy = v->u.str.s;
 	}
-	if (process_includes(&b, s->doc, s->dir, s->src, 0) < 0)
+	if (process_includes(&b, s->doc, s->dir, s->src, 0) < 0 ||
+	    merge_conf(&b, s->doc) < 0 || check_conf(&b) < 0)
 		goto fail;
 	if (merge_vars(&b, iv_get(s->doc, "vars"), s->dir) < 0)
 		goto fail;

@@ -22,11 +22,13 @@ struct step {
 	const char *name;		/* the `name:` key, or NULL */
 	const struct itest_driver *drv; /* NULL for a `use` step */
 	size_t drv_index;		/* in itest_drivers[] */
-	const struct ivalue *arg;	/* the driver key's value */
-	const struct ivalue *expect;	/* NULL if none */
-	const struct ivalue *capture;	/* NULL if none */
-	int64_t timeout_ms;		/* 0: none */
-	int retry_attempts;		/* 1: no polling */
+	const char *drv_key;	     /* the key as written ("pg" for an external
+					driver) */
+	const struct ivalue *arg;    /* the driver key's value */
+	const struct ivalue *expect; /* NULL if none */
+	const struct ivalue *capture; /* NULL if none */
+	int64_t timeout_ms;	      /* 0: none */
+	int retry_attempts;	      /* 1: no polling */
 	int64_t retry_interval_ms;
 	const struct block *use;   /* a `use` step: the block */
 	const struct ivalue *with; /* its arguments (an object), or NULL */
@@ -86,6 +88,9 @@ struct suite {
 	char **cdirs; /* folders of the files defining components (owned) */
 	size_t ncdirs;
 	int target_layer; /* sandwich; -1: the default */
+	/* Drivers' suite-level settings, merged over the includes (own
+	 * entries win): "hosts", "browser", "drivers" -> map (owned). */
+	struct ivalue *conf;
 };
 
 struct loader {
@@ -112,6 +117,20 @@ int suite_discover(const char *path, char ***paths, size_t *n,
 /* Loads a --vars file (YAML map, or KEY=VALUE lines for .env). */
 struct ivalue *vars_file_load(struct loader *ld, const char *path,
 			      struct itest_err *err);
+
+/* The suite-level settings of a step's driver (stepctx.conf): the value
+ * of the driver's suite_key, or an external driver's `drivers:` entry;
+ * NULL when the suite has none. */
+const struct ivalue *suite_driver_conf(const struct suite *s,
+				       const struct itest_driver *drv,
+				       const char *key);
+
+/*
+ * A path written in the YAML file where `node` was written: "~/x" is
+ * under $HOME, a relative path under that file's folder (an included
+ * file's paths are its own).  Returns a malloc'd path.
+ */
+char *suite_path(const struct ivalue *node, const char *path);
 
 /* Checks a map's keys against a keyspec table; `what` names the map in
  * messages ("step", "test").  Unknown keys get a suggestion. */
