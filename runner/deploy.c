@@ -28,14 +28,13 @@
 #include <unistd.h>
 
 #include "deploy.h"
+#include "ports.h"
 #include "runtime.h"
 #include "spawn.h"
 #include "stubsrv.h"
 #include "template.h"
 
 #define DEPLOY_HOST	  "127.0.0.1"
-#define DEPLOY_PORTS_LO	  20000
-#define DEPLOY_PORTS_HI	  32767
 #define DEPLOY_TAIL_LINES 10
 #define DEPLOY_TAIL_BYTES 8192 /* how much of a log's end to read */
 #define DEPLOY_TRY_MS	  1000 /* one tcp or http try */
@@ -135,109 +134,15 @@ static int mkdir_p(const char *path, struct itest_err *err)
 
 /* ---- ports ---- */
 
-static int port_range(int *lo, int *hi, struct itest_err *err)
-{
-	const char *v = getenv("ITEST_PORTS");
-	char *end;
-	*lo = DEPLOY_PORTS_LO;
-	*hi = DEPLOY_PORTS_HI;
-	if (!v || !*v)
-		return 0;
-	long a = strtol(v, &end, 10);
-	if (end == v || *end != '-' || end[1] < '0' || end[1] > '9')
-		goto bad;
-	const char *q = end + 1;
-	long b = strtol(q, &end, 10);
-	if (*end || a < 1 || b > 65535 || a > b)
-		goto bad;
-	*lo = (int)a;
-	*hi = (int)b;
-	return 0;
-bad:
-	return err_set(err, NULL,
-		       "bad ITEST_PORTS '%s' (write LO-HI, e.g. 20000-32767)",
-		       v);
-}
-
-/* Is 127.0.0.1:port free to bind (TIME_WAIT leftovers do not count)? */
-static int port_free(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	struct sockaddr_in a;
-	if (fd < 0)
-		return 0;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
-}
-
-static uint32_t random_u32(void)
-{
-	uint32_t r;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	return (uint32_t)(now_ms() * 1000.0) ^
-	       ((uint32_t)getpid() * 2654435761u);
-}
-
-/*
- * A port for every component: candidates from a random place in the
- * range onwards, each taken only when its lock file can be locked (flock
- * conflicts between open files, so threads of one process exclude each
- * other as processes do) and a bind shows that nobody else uses it.  The
- * lock stays held (its fd open) for the life of the deployment.
- */
+/* A port for every component (runner/ports.c), each held for the life
+ * of the deployment. */
 static int reserve_ports(struct deployment *d, struct itest_err *err)
 {
-	struct strbuf dir = STRBUF_INIT, lock = STRBUF_INIT;
-	int lo, hi, ret = -1;
-	if (port_range(&lo, &hi, err) < 0 ||
-	    runtime_subdir(&dir, "ports", err) < 0)
-		goto out;
-	unsigned span = (unsigned)(hi - lo + 1), tried = 0;
-	unsigned at = random_u32() % span;
-	for (size_t i = 0; i < d->n; i++) {
-		for (;;) {
-			if (tried == span) {
-				err_set(err, NULL,
-					"no free port left in %d-%d for %zu "
-					"components (set ITEST_PORTS=LO-HI)",
-					lo, hi, d->n);
-				goto out;
-			}
-			int port = lo + (int)at;
-			at = (at + 1) % span;
-			tried++;
-			strbuf_reset(&lock);
-			strbuf_addf(&lock, "%s/%d.lock", dir.buf, port);
-			int fd = open(lock.buf,
-				      O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				      0600);
-			if (fd < 0) {
-				err_set(err, NULL, "cannot create '%s': %s",
-					lock.buf, strerror(errno));
-				goto out;
-			}
-			if (flock(fd, LOCK_EX | LOCK_NB) < 0 ||
-			    !port_free(port)) {
-				close(fd);
-				continue;
-			}
-			d->comps[i].port = port;
-			d->comps[i].lock_fd = fd;
-			break;
-		}
-	}
-	ret = 0;
-out:
-	strbuf_release(&dir);
-	strbuf_release(&lock);
-	return ret;
+	for (size_t i = 0; i < d->n; i++)
+		if (ports_reserve(&d->comps[i].port, &d->comps[i].lock_fd,
+				  err) < 0)
+			return -1;
+	return 0;
 }
 
 /* ---- logs ---- */
@@ -1189,7 +1094,8 @@ struct deployment *deploy_new(const struct suite *s,
 		strbuf_addch(&sb, '_');
 	d->log_dir = strbuf_detach(&sb, NULL);
 	char token[20];
-	snprintf(token, sizeof(token), "%08x%08x", random_u32(), random_u32());
+	snprintf(token, sizeof(token), "%08x%08x", ports_random(),
+		 ports_random());
 	for (size_t i = 0; i < d->n; i++) {
 		d->comps[i].marker = xasprintf("ITEST_COMPONENT_ID=%s.%s",
 					       s->components[i].name, token);
