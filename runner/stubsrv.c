@@ -33,6 +33,8 @@
 
 /* Request bodies beyond this get 413. */
 #define STUB_BODY_CAP ((size_t)8 << 20)
+/* Connections served at once (a thread each; docs/stubs.md "Threads"). */
+#define STUBSRV_MAX_CONNECTIONS 256
 
 /* ---- the stub file format ---- */
 
@@ -1443,6 +1445,7 @@ static struct stubsrv *server_start(const struct ivalue *doc, const char *dir,
 		flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
 		s->lfd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)STUBSRV_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
 		MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_END);
 	if (!s->mhd) {

@@ -222,7 +222,9 @@ static int start_nginx(void)
 			 "  ssl_certificate_key %s/srv.key;\n"
 			 "  server {\n"
 			 "    listen 127.0.0.1:%d ssl http2;\n"
+			 "    ssl_session_cache shared:itest:1m;\n"
 			 "    location / { return 200 '{\"tls\":true,"
+			 "\"reused\":\"$ssl_session_reused\","
 			 "\"proto\":\"$server_protocol\",\"pad\":\"aaaaaaaaaaaa"
 			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}'; }\n"
 			 "  }\n"
@@ -1106,6 +1108,20 @@ static void test_tls_verify(void **state)
 	assert_contains(f->res.message.buf, "TLS error with 127.0.0.1:");
 }
 
+/* A new connection resumes the worker's TLS session: a stage swap drops
+ * the connections, not the sessions. */
+static void test_tls_session_reuse(void **state)
+{
+	struct fixture *f = *state;
+	NEED_TLS();
+	run_pass(f, "{ get: 'https://{T}/', cacert: ca.pem, http2: false }");
+	assert_string_equal(jstr(f, "reused"), ".");
+	f->drv->stage_end(f->session);
+	run_pass(f, "{ get: 'https://{T}/', cacert: ca.pem, http2: false }");
+	assert_string_equal(jstr(f, "reused"), "r");
+	assert_true(iv_get(part(f, "timings"), "connect")->u.num.d >= 0);
+}
+
 static void test_tls_client_cert(void **state)
 {
 	struct fixture *f = *state;
@@ -1292,6 +1308,7 @@ int main(void)
 		T(test_cancel),
 		T(test_cancel_while_spinning),
 		T(test_tls_verify),
+		T(test_tls_session_reuse),
 		T(test_tls_client_cert),
 		T(test_h2c),
 		cmocka_unit_test(test_check_step),
