@@ -102,6 +102,10 @@ struct itest_result {
 	 * predicate, checked key by key as `headers` is (the browser's
 	 * `text: { "#result": "~Reserved" }`); NULL-ended, or NULL. */
 	const char *const *keyed;
+	/* Where the step went, for the metrics (SPEC 7): the address and
+	 * port it connected to ("127.0.0.1", 23456), or "" and 0. */
+	char target_host[48];
+	int target_port;
 	struct strbuf message; /* why the step could not run (ERROR) */
 };
 

@@ -1739,6 +1739,19 @@ static void set_parts(struct itest_result *res, struct http_session *s,
 	res->json_from = "body";
 }
 
+/* The address the transfer connected to (or tried), for the metrics. */
+static void set_target(struct itest_result *res, CURL *e)
+{
+	char *ip = NULL;
+	long port = 0;
+	if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+	    !*ip ||
+	    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port) != CURLE_OK)
+		return;
+	snprintf(res->target_host, sizeof(res->target_host), "%s", ip);
+	res->target_port = (int)port;
+}
+
 static enum itest_status http_exec(void *session,
 				   const struct itest_stepctx *ctx,
 				   const struct ivalue *arg,
@@ -1769,6 +1782,7 @@ static enum itest_status http_exec(void *session,
 	x.cap = q.body_cap;
 	setup_easy(s, &q, &x);
 	rc = perform(s, ctx, &cancelled);
+	set_target(res, s->easy);
 	if (x.spill) {
 		if (fclose(x.spill) && !x.spill_errno)
 			x.spill_errno = errno;

@@ -43,6 +43,8 @@ void result_init(struct itest_result *r)
 	r->parts = iv_obj();
 	r->json_from = NULL;
 	r->keyed = NULL;
+	r->target_host[0] = '\0';
+	r->target_port = 0;
 	strbuf_init(&r->message, 0);
 }
 

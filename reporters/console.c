@@ -243,6 +243,26 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* One line per component and driver that steps reached (local commands,
+ * reaching none, are left out): "latency: orders via http: 12 requests,
+ * 0 errors, avg 1.2ms, p95 2.0ms, max 3.1ms". */
+static void add_latency(struct strbuf *sb, const struct metrics *m)
+{
+	for (size_t i = 0; m && i < m->n; i++) {
+		const struct metric_series *s = &m->v[i];
+		if (!*s->component)
+			continue;
+		strbuf_addf(sb,
+			    "latency: %s via %s: %zu %s, %zu %s, avg %.1fms, "
+			    "p95 %.1fms, max %.1fms\n",
+			    s->component, s->driver, s->requests,
+			    plural(s->requests, "request", "requests"),
+			    s->errors, plural(s->errors, "error", "errors"),
+			    s->sum_ms / (double)s->requests,
+			    metrics_quantile(s, 0.95), s->max_ms);
+	}
+}
+
 static int console_finish(void *p, const struct rep_run *run,
 			  struct itest_err *err)
 {
@@ -266,6 +286,7 @@ static int console_finish(void *p, const struct rep_run *run,
 	strbuf_addstr(&sb, ")\n");
 	if (run->interrupted)
 		strbuf_addstr(&sb, "interrupted\n");
+	add_latency(&sb, run->metrics);
 	if (run->run_dir) {
 		strbuf_addf(&sb, "run folder: %s\n", run->run_dir);
 		strbuf_addf(&sb, "junit: %s/junit.xml\n", run->run_dir);

@@ -1,6 +1,7 @@
 /*
  * Reporters: streaming callbacks (console, live status) and end-of-run
- * writers (JUnit now; coverage, HTML, metrics later) in one table.
+ * writers (JUnit, run.json, metrics.prom; coverage and HTML later) in one
+ * table.
  *
  * The runner owns the run model below and fills it; reporters only read
  * it.  Every string in it is already masked (mask.h); writers still send
@@ -13,6 +14,7 @@
 
 #include "driver.h"
 #include "mask.h"
+#include "metrics.h"
 
 /* An earlier failed attempt of a test that was retried. */
 struct rep_attempt {
@@ -70,6 +72,7 @@ struct rep_run {
 	struct rep_stage *stages;
 	size_t nstages;
 	struct rep_counts counts;
+	const struct metrics *metrics; /* per component and driver */
 };
 
 struct rep_opts {
@@ -98,6 +101,8 @@ struct reporter {
 
 extern const struct reporter console_reporter;
 extern const struct reporter junit_reporter;
+extern const struct reporter runjson_reporter;
+extern const struct reporter prom_reporter;
 
 /* Counts the cases of a stage (or of a run, summing its stages). */
 void rep_count_stage(const struct rep_stage *s, struct rep_counts *c);

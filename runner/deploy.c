@@ -1238,6 +1238,21 @@ int deploy_check(struct deployment *d, const unsigned char *covers,
 	return dead;
 }
 
+const char *deploy_component_at(const struct deployment *d, const char *host,
+				int port)
+{
+	if (!d || port <= 0 || !host)
+		return NULL;
+	/* components listen on DEPLOY_HOST; any loopback name reaches it */
+	if (strcmp(host, DEPLOY_HOST) && strncmp(host, "127.", 4) &&
+	    strcmp(host, "::1") && strcmp(host, "localhost"))
+		return NULL;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->comps[i].port == port)
+			return d->comps[i].c->name;
+	return NULL;
+}
+
 struct stubsrv *deploy_stub(struct deployment *d, size_t c)
 {
 	if (!d || c >= d->n || d->comps[c].state != DS_STUB)

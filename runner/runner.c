@@ -20,6 +20,7 @@
 
 #include "deploy.h"
 #include "expect.h"
+#include "metrics.h"
 #include "plan.h"
 #include "reaper.h"
 #include "reporter.h"
@@ -109,8 +110,8 @@ struct run {
 	int deploy_failed; /* exit 3 */
 	size_t report_stage;
 	size_t running_total;
-	const struct reporter *reps[4];
-	void *repst[4];
+	const struct reporter *reps[8];
+	void *repst[8];
 	size_t nreps;
 	struct rep_run rep;
 	char *run_id, *run_dir;
@@ -119,6 +120,7 @@ struct run {
 	size_t nslocks;
 	struct runtime_reg *reg; /* this run in the registry of live runs */
 	struct itest_spin spin;	 /* busy waiting of the http driver */
+	struct metrics metrics;	 /* every worker's, merged at the end */
 	struct reaper *reaper;
 };
 
@@ -126,7 +128,8 @@ struct run {
 struct worker {
 	const struct stage *last; /* the stage of its last test */
 	struct run *run;
-	void **sessions; /* per driver in itest_drivers[] */
+	struct metrics metrics; /* this worker's steps */
+	void **sessions;	/* per driver in itest_drivers[] */
 	unsigned char *opened;
 	size_t ndrivers;
 };
@@ -371,7 +374,16 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			if (st->drv->session_size && !sess) {
 				status = IT_ERROR;
 			} else {
+				double t_exec = now_ms();
 				status = st->drv->exec(sess, &ctx, arg, &res);
+				metrics_add(&x->w->metrics,
+					    deploy_component_at(
+						    x->stage->stream->dep,
+						    res.target_host,
+						    res.target_port),
+					    st->drv_key, t_exec,
+					    now_ms() - t_exec,
+					    status == IT_ERROR);
 				if (status == IT_ERROR)
 					strbuf_add(why, res.message.buf,
 						   res.message.len);
@@ -1655,6 +1667,8 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	ro.junit_rich = o->junit_rich;
 	r->reps[r->nreps++] = &console_reporter;
 	r->reps[r->nreps++] = &junit_reporter;
+	r->reps[r->nreps++] = &runjson_reporter;
+	r->reps[r->nreps++] = &prom_reporter;
 	for (size_t k = 0; k < r->nreps; k++)
 		r->repst[k] = r->reps[k]->open(&ro);
 
@@ -1697,6 +1711,10 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	free(created);
 
 	/* the report */
+	for (int i = 0; i < nworkers; i++)
+		metrics_merge(&r->metrics, &workers[i].metrics);
+	metrics_finish(&r->metrics);
+	r->rep.metrics = &r->metrics;
 	r->rep.run_id = r->run_id;
 	r->rep.run_dir = r->run_dir;
 	r->rep.time_s = (now_ms() - r->t0) / 1e3;
@@ -1749,6 +1767,7 @@ out:
 	     i++) {
 		free(workers[i].sessions);
 		free(workers[i].opened);
+		metrics_release(&workers[i].metrics);
 	}
 	free(workers);
 	free(threads);
@@ -1801,6 +1820,7 @@ out:
 		close(r->cancel_fd);
 	if (r->force_fd >= 0)
 		close(r->force_fd);
+	metrics_release(&r->metrics);
 	free(r->run_id);
 	free(r->run_dir);
 	pthread_mutex_destroy(&r->mu);
