@@ -3,6 +3,8 @@
  * one row: names, whether it takes a value, the help text, and what it
  * sets.  --help is printed from the same table.
  */
+#include <errno.h>
+
 #include "cli.h"
 #include "yaml.h"
 
@@ -68,7 +70,8 @@ static const struct opt options[] = {
 	 "print the integration plan (stages, real and stubbed) and exit"},
 	{O_AFFECTED, 0, "affected", "C",
 	 "only tests covering C or what needs it (repeatable)"},
-	{O_SHARD, 0, "shard", "I/N", "run shard I of N (not yet)"},
+	{O_SHARD, 0, "shard", "I/N",
+	 "run only shard I of N (1-based), split by test id"},
 	{O_KEEP, 0, "keep", NULL, "leave the deployment up; print its URLs"},
 	{O_HELP, 'h', "help", NULL, "print this help"},
 	{O_VERSION, 0, "version", NULL, "print the version"},
@@ -86,6 +89,8 @@ void cli_usage(FILE *f)
 	      "its own\n"
 	      "       itest gc [--run RUN_ID]           end what runs whose "
 	      "itest died left\n"
+	      "       itest merge -o OUT.xml JUNIT...   merge JUnit reports "
+	      "(e.g. from CI shards)\n"
 	      "       itest version | --version | --help\n\noptions:\n",
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
@@ -248,9 +253,22 @@ static int apply(struct itest_opts *o, const struct opt *opt, const char *val)
 	case O_KEEP:
 		o->keep = 1;
 		break;
-	case O_SHARD:
-		return usage_error("--%s is not in this version of itest yet",
-				   opt->longname);
+	case O_SHARD: {
+		char *slash, *rest = NULL;
+		errno = 0;
+		long i = strtol(val, &slash, 10), n = 0;
+		if (!errno && slash != val && *slash == '/' &&
+		    slash[1] >= '0' && slash[1] <= '9')
+			n = strtol(slash + 1, &rest, 10);
+		if (errno || !rest || *rest || n < 1 || n > 10000 || i < 1 ||
+		    i > n)
+			return usage_error("--shard takes I/N with 1 <= I <= N "
+					   "<= 10000 (e.g. 2/4), not '%s'",
+					   val);
+		o->shard_i = (int)i;
+		o->shard_n = (int)n;
+		break;
+	}
 	}
 	return 0;
 }
@@ -276,10 +294,6 @@ int cli_parse(int argc, char **argv, struct itest_opts *o)
 			o->cmd = CMD_VERSION, i++;
 		else if (!strcmp(c, "help"))
 			o->cmd = CMD_HELP, i++;
-		else if (!strcmp(c, "merge"))
-			return usage_error("'itest %s' is not in this version "
-					   "of itest yet",
-					   c);
 	}
 	for (; i < argc; i++) {
 		const char *a = argv[i];

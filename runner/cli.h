@@ -28,7 +28,8 @@ struct itest_opts {
 	const char *env;       /* --env NAME */
 	const char **affected; /* --affected C */
 	size_t naffected;
-	int plan; /* --plan */
+	int plan;	      /* --plan */
+	int shard_i, shard_n; /* --shard I/N (1-based); 0/0: none */
 	int verbose, quiet;
 	int color; /* -1 auto, 0 never, 1 always */
 	const char **paths;

@@ -27,7 +27,7 @@
 	X(MHD_destroy_response)
 
 /*
- * The libxml2 symbols runner/xpath.c uses.  xmlFree is a variable (a
+ * The libxml2 symbols runner/xpath.c and runner/merge.c use.  xmlFree is a variable (a
  * function pointer: call (*x->xmlFree)(p)); the __xml*Error* functions
  * return the addresses of the per-thread error handlers that the
  * macros xmlStructuredError & co. read.
@@ -46,6 +46,10 @@
 	X(xmlXPathCtxtCompile)                                                 \
 	X(xmlXPathFreeCompExpr)                                                \
 	X(xmlXPathCastNodeToString)                                            \
+	X(xmlGetProp)                                                          \
+	X(xmlBufferCreate)                                                     \
+	X(xmlBufferFree)                                                       \
+	X(xmlNodeDump)                                                         \
 	X(xmlSetStructuredErrorFunc)                                           \
 	X(xmlSetGenericErrorFunc)                                              \
 	X(__xmlStructuredError)                                                \

@@ -12,6 +12,7 @@
 #include "plan.h"
 #include "reaper.h"
 #include "runner.h"
+#include "merge.h"
 #include "stubsrv.h"
 
 static const char starter_suite[] =
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "stub"))
 		return stubsrv_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "merge"))
+		return merge_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "gc"))
 		return reaper_gc_main(argc - 1, argv + 1);
 	/* hidden: the reaper of a run (reaper.h) */

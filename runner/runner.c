@@ -1317,6 +1317,54 @@ static int selected(const struct itest_opts *o, const struct suite *su,
 	return 1;
 }
 
+/* A selected test, for --shard. */
+struct shard_item {
+	const char *id;
+	size_t suite, test;
+};
+
+static int cmp_shard_item(const void *a, const void *b)
+{
+	const struct shard_item *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	if (c)
+		return c;
+	/* two suites of one name: file order */
+	if (x->suite != y->suite)
+		return x->suite < y->suite ? -1 : 1;
+	return (x->test > y->test) - (x->test < y->test);
+}
+
+/*
+ * --shard I/N: the selected tests sorted by id ("SUITE/NAME"), dealt out
+ * to the shards in turn, so that shards differ by one test at most and
+ * every machine of a CI job computes the same split from the same suites.
+ * Drops from `sels` the tests of the other shards.
+ */
+static void keep_shard(const struct itest_opts *o, struct suite **suites,
+		       size_t n, unsigned char **sels)
+{
+	struct shard_item *v = NULL;
+	size_t nv = 0, av = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < suites[i]->ntests; k++) {
+			if (!sels[i][k])
+				continue;
+			if (nv == av) {
+				av = av ? 2 * av : 64;
+				v = xrealloc(v, av * sizeof(*v));
+			}
+			v[nv++] = (struct shard_item){suites[i]->tests[k].id, i,
+						      k};
+		}
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_shard_item);
+	for (size_t j = 0; j < nv; j++)
+		if ((int)(j % (size_t)o->shard_n) != o->shard_i - 1)
+			sels[v[j].suite][v[j].test] = 0;
+	free(v);
+}
+
 static char *make_run_id(void)
 {
 	struct timespec ts;
@@ -1487,27 +1535,39 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	/* the plan of each suite, for its selected tests; its streams and
 	 * stages */
 	r->plans = xcalloc(n + 1, sizeof(*r->plans));
+	unsigned char **sels = xcalloc(n + 1, sizeof(*sels));
 	for (size_t i = 0; i < n; i++) {
 		struct suite *su = suites[i];
-		unsigned char *sel = xcalloc(su->ntests + 1, 1);
+		sels[i] = xcalloc(su->ntests + 1, 1);
+		for (size_t k = 0; k < su->ntests; k++)
+			sels[i][k] = selected(o, su, &su->tests[k], re, md,
+					      rerun, nrerun);
+	}
+	if (o->shard_n)
+		keep_shard(o, suites, n, sels);
+	for (size_t i = 0; i < n; i++) {
+		struct suite *su = suites[i];
+		unsigned char *sel = sels[i];
 		size_t nsel = 0;
-		for (size_t k = 0; k < su->ntests; k++) {
-			sel[k] = selected(o, su, &su->tests[k], re, md, rerun,
-					  nrerun);
+		for (size_t k = 0; k < su->ntests; k++)
 			nsel += sel[k];
-		}
 		struct itest_err err = ITEST_ERR_INIT;
 		int rc = nsel ? plan_build(su, su->strategy, sel,
 					   &r->plans[r->nplans], &err)
 			      : 1;
 		free(sel);
+		sels[i] = NULL;
 		if (rc < 0) {
 			err_print(&err);
+			for (size_t k = i + 1; k < n; k++)
+				free(sels[k]);
+			free(sels);
 			goto out;
 		}
 		if (rc == 0)
 			r->nplans++;
 	}
+	free(sels);
 	for (size_t i = 0; i < r->nplans; i++) {
 		r->nstages += r->plans[i].n;
 		r->nstreams += 2;
@@ -1600,11 +1660,12 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		goto out;
 	}
 	if (!total) {
-		if (o->rerun_failed || o->naffected) {
+		if (o->rerun_failed || o->naffected || o->shard_n) {
 			printf("%s\n",
 			       o->rerun_failed
 				       ? "no test failed in the last run"
-				       : "no test is affected");
+			       : o->naffected ? "no test is affected"
+					      : "no test in this shard");
 			ret = EXIT_PASS;
 		} else {
 			fprintf(stderr, "itest: error: no test selected\n");
