@@ -6,11 +6,13 @@
 extern const struct itest_driver shell_driver;
 extern const struct itest_driver http_driver;
 extern const struct itest_driver stub_driver;
+extern const struct itest_driver external_driver;
 
 const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
 	&http_driver,
 	&stub_driver,
+	&external_driver,
 	NULL,
 };
 

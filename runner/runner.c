@@ -224,7 +224,7 @@ static void step_summary(struct strbuf *sb, const struct step *st)
 		strbuf_addf(sb, "use %s", st->use->name);
 		return;
 	}
-	strbuf_addf(sb, "%s ", st->drv->name);
+	strbuf_addf(sb, "%s ", st->drv_key);
 	struct strbuf a = STRBUF_INIT;
 	if (st->drv->summary)
 		st->drv->summary(st->arg, &a);
@@ -384,7 +384,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 					    st->drv_key, t_exec,
 					    now_ms() - t_exec,
 					    status == IT_ERROR);
-				if (status == IT_ERROR)
+				if (status != IT_PASS)
 					strbuf_add(why, res.message.buf,
 						   res.message.len);
 			}

@@ -3,7 +3,9 @@
  * fed from memory, stdout and stderr captured into capped buffers, and a
  * poll() loop over a pidfd, the pipes and a cancel fd that enforces the
  * timeout.  Background processes (spawn_start) write to a log file
- * instead and are watched through their pidfd until they are stopped.  A
+ * instead and are watched through their pidfd until they are stopped;
+ * co-processes (spawn_coproc_start) are background processes whose stdin
+ * and stdout stay connected to the caller through pipes.  A
  * timed-out or cancelled command's whole group is killed and waited for; after
  * a normal exit the group is left alone (a command may legitimately start a
  * daemon).  No globals and no SIGCHLD handler, so any number of threads may
@@ -214,10 +216,12 @@ static int spawn_error(int e, const struct spawn_opts *o, const char *name,
  * Starts the child.  With `log_fd` < 0 its stdout and stderr go to pipes
  * (and stdin comes from o->stdin_data); on success fills c->pid and the
  * parent pipe ends.  With `log_fd` >= 3 both go to that file and stdin is
- * /dev/null; only c->pid is filled.
+ * /dev/null; only c->pid is filled.  With `coproc` (and `log_fd` >= 3)
+ * stdin and stdout are pipes (c->in_fd, c->out_fd) and stderr goes to
+ * the file.
  */
 static int start_child(const struct spawn_opts *o, struct child *c, int log_fd,
-		       struct itest_err *err)
+		       int coproc, struct itest_err *err)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	char **env = NULL;
@@ -228,10 +232,12 @@ static int start_child(const struct spawn_opts *o, struct child *c, int log_fd,
 	int fa_ok = 0, attr_ok = 0;
 	const char *name = o->argv[0];
 
-	int piped = log_fd < 0, feed_in = piped && o->stdin_data;
+	int piped = log_fd < 0, feed_in = (piped && o->stdin_data) || coproc;
+	int out_piped = piped || coproc;
 
 	if ((feed_in && make_pipe(in) < 0) ||
-	    (piped && (make_pipe(out) < 0 || make_pipe(errp) < 0))) {
+	    (out_piped && make_pipe(out) < 0) ||
+	    (piped && make_pipe(errp) < 0)) {
 		err_set(err, NULL, "cannot run '%s': pipe: %s", name,
 			strerror(errno));
 		goto out;
@@ -246,7 +252,7 @@ static int start_child(const struct spawn_opts *o, struct child *c, int log_fd,
 						     O_RDONLY, 0);
 	if (!e)
 		e = posix_spawn_file_actions_adddup2(
-			&fa, piped ? out[1] : log_fd, 1);
+			&fa, out_piped ? out[1] : log_fd, 1);
 	if (!e)
 		e = posix_spawn_file_actions_adddup2(
 			&fa, piped ? errp[1] : log_fd, 2);
@@ -618,7 +624,7 @@ int spawn_run(const struct spawn_opts *o, struct spawn_result *r,
 	}
 
 	double start = now_ms();
-	int ret = start_child(o, &c, -1, err);
+	int ret = start_child(o, &c, -1, 0, err);
 	if (ret < 0)
 		goto out;
 	c.pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0); /* close-on-exec */
@@ -702,6 +708,25 @@ static void look(struct spawn_proc *p, int flags)
 	}
 }
 
+/* Opens (creates with mode 0600) a log file for appending, or /dev/null
+ * when `path` is NULL, at an fd >= 3: see make_pipe(), 0, 1 and 2 stay
+ * free for the dup2()s.  The fd, or -1 with err. */
+static int open_log(const char *path, struct itest_err *err)
+{
+	int fd = path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			     0600)
+		      : open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && fd < 3) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = hi;
+	}
+	if (fd < 0)
+		return err_set(err, NULL, "cannot open '%s': %s",
+			       path ? path : "/dev/null", strerror(errno));
+	return fd;
+}
+
 int spawn_start(const struct spawn_opts *o, const char *log_path,
 		struct spawn_proc **out, struct itest_err *err)
 {
@@ -709,18 +734,10 @@ int spawn_start(const struct spawn_opts *o, const char *log_path,
 	*out = NULL;
 	if (!o->argv || !o->argv[0])
 		return err_set(err, NULL, "cannot run an empty command");
-	int fd =
-		open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0 && fd < 3) {
-		/* see make_pipe(): keep 0, 1, 2 free for the dup2()s */
-		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		close(fd);
-		fd = hi;
-	}
+	int fd = open_log(log_path, err);
 	if (fd < 0)
-		return err_set(err, NULL, "cannot open '%s': %s", log_path,
-			       strerror(errno));
-	int rc = start_child(o, &c, fd, err);
+		return -1;
+	int rc = start_child(o, &c, fd, 0, err);
 	close(fd);
 	if (rc < 0)
 		return -1;
@@ -729,6 +746,89 @@ int spawn_start(const struct spawn_opts *o, const char *log_path,
 	p->pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0); /* close-on-exec */
 	*out = p;
 	return 0;
+}
+
+int spawn_coproc_start(const struct spawn_opts *o, const char *log_path,
+		       struct spawn_proc **out, int *in_fd, int *out_fd,
+		       struct itest_err *err)
+{
+	struct child c = {0};
+	c.in_fd = c.out_fd = c.err_fd = -1;
+	*out = NULL;
+	*in_fd = *out_fd = -1;
+	if (!o->argv || !o->argv[0])
+		return err_set(err, NULL, "cannot run an empty command");
+	int fd = open_log(log_path, err);
+	if (fd < 0)
+		return -1;
+	int rc = start_child(o, &c, fd, 1, err);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	set_nonblock(c.in_fd);
+	set_nonblock(c.out_fd);
+	struct spawn_proc *p = xcalloc(1, sizeof(*p));
+	p->pid = c.pid;
+	p->pidfd = (int)syscall(SYS_pidfd_open, c.pid, 0); /* close-on-exec */
+	*out = p;
+	*in_fd = c.in_fd;
+	*out_fd = c.out_fd;
+	return 0;
+}
+
+int spawn_pipe_write(int fd, const char *data, size_t len, double deadline,
+		     int cancel_fd)
+{
+	sigset_t pipe_set, old_mask, pending;
+	int was_pending, masked, ret = 0, e = 0;
+	/* as in spawn_run(): block SIGPIPE and swallow the one we cause */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	masked = !pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+	while (len) {
+		ssize_t n = write(fd, data, len > 65536 ? 65536 : len);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			e = errno;
+			break;
+		}
+		int timeout = -1;
+		if (deadline > 0) {
+			double now = now_ms();
+			if (now >= deadline) {
+				e = ETIMEDOUT;
+				break;
+			}
+			fold_deadline(&timeout, deadline, now);
+		}
+		struct pollfd pf[2] = {{fd, POLLOUT, 0},
+				       {cancel_fd, POLLIN, 0}};
+		int got = poll(pf, cancel_fd >= 0 ? 2 : 1, timeout);
+		if (got > 0 && cancel_fd >= 0 && pf[1].revents) {
+			e = ECANCELED;
+			break;
+		}
+	}
+	if (e)
+		ret = -1;
+	if (masked) {
+		sigpending(&pending);
+		if (!was_pending && sigismember(&pending, SIGPIPE)) {
+			struct timespec zero = {0, 0};
+			sigtimedwait(&pipe_set, NULL, &zero);
+		}
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
+	errno = e;
+	return ret;
 }
 
 pid_t spawn_pid(const struct spawn_proc *p)

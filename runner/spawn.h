@@ -1,6 +1,7 @@
 /*
  * The one module that starts child processes: commands run to their end
- * (spawn_run) and background processes (spawn_start).  Every child runs
+ * (spawn_run), background processes (spawn_start) and co-processes that
+ * are talked to through pipes (spawn_coproc_start).  Every child runs
  * in a process group of its own, so a timeout, an interruption or a stop
  * ends the whole group (the command and everything it started); whoever
  * else starts a child (the reaper) must make it lead a group or a session
@@ -72,6 +73,31 @@ struct spawn_proc;
  */
 int spawn_start(const struct spawn_opts *o, const char *log_path,
 		struct spawn_proc **out, struct itest_err *err);
+
+/*
+ * A long-lived child that is talked to through pipes (an external
+ * driver): starts o->argv as spawn_start() does, in a group of its own,
+ * but with its stdin and stdout on pipes whose other ends are returned
+ * in *in_fd and *out_fd (O_NONBLOCK and close-on-exec; the caller owns
+ * and closes them: closing *in_fd is the child's end of input).  Its
+ * stderr is appended to `log_path` (created with mode 0600 when
+ * missing), or goes to /dev/null when that is NULL.  The other fields of
+ * `o` are not used.  Everything else about *out is as for spawn_start():
+ * spawn_fd(), spawn_alive(), the stop functions, spawn_proc_free().
+ * 0, or -1 with err (and nothing to release).
+ */
+int spawn_coproc_start(const struct spawn_opts *o, const char *log_path,
+		       struct spawn_proc **out, int *in_fd, int *out_fd,
+		       struct itest_err *err);
+
+/*
+ * Writes all of `data` to a non-blocking pipe, waiting for room until
+ * `deadline` (now_ms() time; 0: no limit) or until `cancel_fd` (or -1)
+ * turns readable.  A reader that is gone is an EPIPE error, never a
+ * SIGPIPE.  0, or -1 with errno: EPIPE, ETIMEDOUT, ECANCELED, ...
+ */
+int spawn_pipe_write(int fd, const char *data, size_t len, double deadline,
+		     int cancel_fd);
 
 /* The leader's pid, which is also the id of the process group. */
 pid_t spawn_pid(const struct spawn_proc *p);

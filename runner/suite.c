@@ -301,13 +301,20 @@ static int parse_step(struct build *b, const struct ivalue *node,
 					"the '%s' driver is not available "
 					"in this version of itest",
 					m->key);
-			const char *names[32];
+			const char *names[64];
 			size_t nn = 0;
 			for (size_t k = 0; step_common[k]; k++)
 				names[nn++] = step_common[k];
 			for (size_t k = 0; itest_drivers[k] && nn < 31; k++)
 				if (!itest_drivers[k]->external)
 					names[nn++] = itest_drivers[k]->name;
+			/* and the suite's external drivers */
+			const struct ivalue *ext =
+				b->s->conf ? iv_get(b->s->conf, "drivers")
+					   : NULL;
+			for (size_t k = 0; ext && k < ext->u.obj.n && nn < 63;
+			     k++)
+				names[nn++] = ext->u.obj.m[k].key;
 			names[nn] = NULL;
 			const char *sug = suggest_name(m->key, names);
 			if (sug)
