@@ -286,6 +286,15 @@ static int console_finish(void *p, const struct rep_run *run,
 	strbuf_addstr(&sb, ")\n");
 	if (run->interrupted)
 		strbuf_addstr(&sb, "interrupted\n");
+	if (run->coverage) {
+		size_t cc, ct, ic, it;
+		coverage_counts(run->coverage, &cc, &ct, &ic, &it);
+		if (ct)
+			strbuf_addf(
+				&sb, "coverage: %zu of %zu %s, %zu of %zu %s\n",
+				cc, ct, plural(ct, "component", "components"),
+				ic, it, plural(it, "interface", "interfaces"));
+	}
 	add_latency(&sb, run->metrics);
 	if (run->run_dir) {
 		strbuf_addf(&sb, "run folder: %s\n", run->run_dir);

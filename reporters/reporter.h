@@ -1,7 +1,7 @@
 /*
  * Reporters: streaming callbacks (console, live status) and end-of-run
- * writers (JUnit, run.json, metrics.prom; coverage and HTML later) in one
- * table.
+ * writers (JUnit, run.json, metrics.prom, coverage.json; HTML later) in
+ * one table.
  *
  * The runner owns the run model below and fills it; reporters only read
  * it.  Every string in it is already masked (mask.h); writers still send
@@ -14,6 +14,7 @@
 
 #include "driver.h"
 #include "mask.h"
+#include "coverage.h"
 #include "metrics.h"
 
 /* An earlier failed attempt of a test that was retried. */
@@ -72,7 +73,8 @@ struct rep_run {
 	struct rep_stage *stages;
 	size_t nstages;
 	struct rep_counts counts;
-	const struct metrics *metrics; /* per component and driver */
+	const struct metrics *metrics;	     /* per component and driver */
+	const struct coverage_map *coverage; /* integration coverage */
 };
 
 struct rep_opts {
@@ -103,6 +105,7 @@ extern const struct reporter console_reporter;
 extern const struct reporter junit_reporter;
 extern const struct reporter runjson_reporter;
 extern const struct reporter prom_reporter;
+extern const struct reporter coverage_reporter;
 
 /* Counts the cases of a stage (or of a run, summing its stages). */
 void rep_count_stage(const struct rep_stage *s, struct rep_counts *c);

@@ -127,6 +127,8 @@ static int runjson_finish(void *p, const struct rep_run *run,
 	iv_set(o, "stages", stages);
 	iv_set(o, "metrics",
 	       run->metrics ? metrics_json(run->metrics) : iv_arr());
+	iv_set(o, "coverage",
+	       run->coverage ? coverage_json(run->coverage) : iv_null());
 	json_emit(&doc, o, 1);
 	strbuf_addch(&doc, '\n');
 	strbuf_addf(&path, "%s/run.json", run->run_dir);

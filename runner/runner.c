@@ -19,6 +19,7 @@
 #include <pcre2.h>
 
 #include "deploy.h"
+#include "coverage.h"
 #include "expect.h"
 #include "metrics.h"
 #include "plan.h"
@@ -121,6 +122,7 @@ struct run {
 	struct runtime_reg *reg; /* this run in the registry of live runs */
 	struct itest_spin spin;	 /* busy waiting of the http driver */
 	struct metrics metrics;	 /* every worker's, merged at the end */
+	struct coverage_map *coverage; /* built at the end */
 	struct reaper *reaper;
 };
 
@@ -1730,6 +1732,7 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	r->reps[r->nreps++] = &junit_reporter;
 	r->reps[r->nreps++] = &runjson_reporter;
 	r->reps[r->nreps++] = &prom_reporter;
+	r->reps[r->nreps++] = &coverage_reporter;
 	for (size_t k = 0; k < r->nreps; k++)
 		r->repst[k] = r->reps[k]->open(&ro);
 
@@ -1776,6 +1779,16 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 		metrics_merge(&r->metrics, &workers[i].metrics);
 	metrics_finish(&r->metrics);
 	r->rep.metrics = &r->metrics;
+	r->coverage = coverage_new();
+	for (size_t i = 0; i < r->nplans; i++)
+		coverage_add_suite(r->coverage, r->plans[i].suite);
+	for (size_t i = 0; i < r->nstages; i++) {
+		const struct stage *s = &r->stages[i];
+		for (size_t k = 0; k < s->ntests && k < s->rep.ncases; k++)
+			coverage_add_test(r->coverage, s->suite, s->tests[k],
+					  s->ps->real, s->rep.cases[k].status);
+	}
+	r->rep.coverage = r->coverage;
 	r->rep.run_id = r->run_id;
 	r->rep.run_dir = r->run_dir;
 	r->rep.time_s = (now_ms() - r->t0) / 1e3;
@@ -1882,6 +1895,7 @@ out:
 	if (r->force_fd >= 0)
 		close(r->force_fd);
 	metrics_release(&r->metrics);
+	coverage_free(r->coverage);
 	free(r->run_id);
 	free(r->run_dir);
 	pthread_mutex_destroy(&r->mu);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo shop under every strategy (the README's main job), and the
 # broken interface caught at its stage: bottom-up stage 2 fails, stage 3
-# is skipped naming the interface, and --keep-going runs it anyway.
+# is skipped naming the interface, and --keep-going runs it anyway; the
+# integration coverage of both runs.
 # Also: four runs of the same suite at once, each with its own ports and
 # run folder, and no component left running after any of them.
 set -eu
@@ -29,6 +30,26 @@ grep -q '^SKIP  shop-broken-interface/the web page reserves  (blocked by failure
   { cat "$tmp/b.out"; fail "stage 3 was not blocked with the reason"; }
 grep -q 'name="shop-broken-interface/stage-2"' "$tmp/o/broken/junit.xml" ||
   fail "no JUnit testsuite per stage"
+
+# integration coverage: the main job covers the whole shop; the broken
+# run shows the interface that failed, tried once and not covered
+grep -q '^coverage: 3 of 3 components, 2 of 2 interfaces$' "$tmp/main.out" ||
+  { cat "$tmp/main.out"; fail "main job: coverage line"; }
+grep -q '^coverage: 1 of 3 components, 0 of 2 interfaces$' "$tmp/b.out" ||
+  fail "broken run: coverage line"
+python3 - "$tmp/o/broken/coverage/coverage.json" "$tmp/o/broken/run.json" <<'PY' ||
+import json, sys
+cov = json.load(open(sys.argv[1]))
+edges = {(e["from"], e["to"]): e for e in cov["interfaces"]}
+e = edges[("orders", "inventory")]
+assert (e["covered"], e["tests"], e["passed"]) == (False, 1, 0), e
+e = edges[("web", "orders")]
+assert (e["covered"], e["tests"]) == (False, 0), e  # its stage was blocked
+comps = {c["name"]: c for c in cov["components"]}
+assert comps["inventory"]["covered"] and not comps["orders"]["covered"], comps
+assert json.load(open(sys.argv[2]))["coverage"] == cov
+PY
+  fail "broken run: coverage.json"
 
 rc=0
 "$itest" --color never -o "$tmp/o" --run-id going --keep-going \
