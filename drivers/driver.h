@@ -102,6 +102,13 @@ struct itest_result {
 	 * predicate, checked key by key as `headers` is (the browser's
 	 * `text: { "#result": "~Reserved" }`); NULL-ended, or NULL. */
 	const char *const *keyed;
+	/* Builds a part on its first use, for parts that cost something
+	 * and are seldom asked for (http's headers, cookies, timings):
+	 * returns it (result_part keeps it in `parts`) or NULL when there
+	 * is none.  Called before the driver's next exec only.  NULL: exec
+	 * sets every part itself. */
+	struct ivalue *(*lazy)(struct itest_result *r, const char *name);
+	void *lazy_data;
 	/* Where the step went, for the metrics (SPEC 7): the address and
 	 * port it connected to ("127.0.0.1", 23456), or "" and 0. */
 	char target_host[48];

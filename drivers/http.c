@@ -1589,7 +1589,7 @@ static void setup_easy(struct http_session *s, struct req *q, struct xfer *x)
 
 /* ---- the result ---- */
 
-static void set_headers_part(struct itest_result *res, const struct strbuf *h)
+static struct ivalue *headers_value(const struct strbuf *h)
 {
 	struct ivalue *obj = iv_obj();
 	struct strbuf name = STRBUF_INIT;
@@ -1619,12 +1619,12 @@ static void set_headers_part(struct itest_result *res, const struct strbuf *h)
 		p = nl + 1;
 	}
 	strbuf_release(&name);
-	iv_set(res->parts, "headers", obj);
+	return obj;
 }
 
 /* The jar after the request: name -> value (the last one listed wins
  * when two domains or paths hold the same name). */
-static void set_cookies_part(struct itest_result *res, CURL *e)
+static struct ivalue *cookies_value(CURL *e)
 {
 	struct curl_slist *list = NULL, *l;
 	struct ivalue *obj = iv_obj();
@@ -1645,11 +1645,11 @@ static void set_cookies_part(struct itest_result *res, CURL *e)
 		iv_setn(obj, f, (size_t)(tab - f), iv_str(tab + 1));
 	}
 	curl_slist_free_all(list);
-	iv_set(res->parts, "cookies", obj);
+	return obj;
 }
 
 /* Sets the timings part; returns the total in microseconds. */
-static curl_off_t set_timings(struct itest_result *res, CURL *e)
+static struct ivalue *timings_value(CURL *e)
 {
 	curl_off_t dns = 0, conn = 0, tls = 0, first = 0, total = 0;
 	curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &dns);
@@ -1668,8 +1668,7 @@ static curl_off_t set_timings(struct itest_result *res, CURL *e)
 	iv_set(obj, "tls", ms_value(t));
 	iv_set(obj, "first_byte", ms_value(f));
 	iv_set(obj, "total", ms_value(total));
-	iv_set(res->parts, "timings", obj);
-	return total;
+	return obj;
 }
 
 static void log_response(struct strbuf *log, struct http_session *s,
@@ -1726,17 +1725,43 @@ static void log_response(struct strbuf *log, struct http_session *s,
 			    (unsigned long long)x->total, s->body.len);
 }
 
-static void set_parts(struct itest_result *res, struct http_session *s,
-		      const char *url)
+/*
+ * Parts that cost allocations and are seldom asked for (headers, cookies,
+ * timings, url, duration) are built on first use, from what the session
+ * still holds until its next request.
+ */
+static struct ivalue *http_lazy_part(struct itest_result *res,
+				     const char *name)
+{
+	struct http_session *s = res->lazy_data;
+	if (!strcmp(name, "headers"))
+		return headers_value(&s->hdrs);
+	if (!strcmp(name, "cookies"))
+		return cookies_value(s->easy);
+	if (!strcmp(name, "timings"))
+		return timings_value(s->easy);
+	if (!strcmp(name, "duration")) {
+		curl_off_t us = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &us);
+		return ms_value(us);
+	}
+	if (!strcmp(name, "url")) {
+		char *url = NULL;
+		curl_easy_getinfo(s->easy, CURLINFO_EFFECTIVE_URL, &url);
+		return url ? iv_str(url) : NULL;
+	}
+	return NULL;
+}
+
+static void set_parts(struct itest_result *res, struct http_session *s)
 {
 	long code = 0;
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 	iv_set(res->parts, "status", iv_int(code));
-	set_headers_part(res, &s->hdrs);
 	iv_set(res->parts, "body", iv_strn(s->body.buf, s->body.len));
-	iv_set(res->parts, "url", iv_str(url));
-	set_cookies_part(res, s->easy);
 	res->json_from = "body";
+	res->lazy = http_lazy_part;
+	res->lazy_data = s;
 }
 
 /* The address the transfer connected to (or tried), for the metrics. */
@@ -1802,9 +1827,9 @@ static enum itest_status http_exec(void *session,
 	} else {
 		char *url = NULL;
 		curl_easy_getinfo(s->easy, CURLINFO_EFFECTIVE_URL, &url);
-		set_parts(res, s, url ? url : q.url);
-		curl_off_t us = set_timings(res, s->easy);
-		iv_set(res->parts, "duration", ms_value(us));
+		curl_off_t us = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &us);
+		set_parts(res, s);
 		if (ctx->log)
 			log_response(ctx->log, s, &x, us, url ? url : q.url,
 				     &q);

@@ -8,6 +8,7 @@ extern const struct itest_driver http_driver;
 extern const struct itest_driver stub_driver;
 extern const struct itest_driver external_driver;
 
+/* clang-format off: one driver per line */
 const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
 	&http_driver,
@@ -15,6 +16,7 @@ const struct itest_driver *const itest_drivers[] = {
 	&external_driver,
 	NULL,
 };
+/* clang-format on */
 
 const struct itest_driver *driver_find(const char *name)
 {
@@ -45,6 +47,8 @@ void result_init(struct itest_result *r)
 	r->parts = iv_obj();
 	r->json_from = NULL;
 	r->keyed = NULL;
+	r->lazy = NULL;
+	r->lazy_data = NULL;
 	r->target_host[0] = '\0';
 	r->target_port = 0;
 	strbuf_init(&r->message, 0);
@@ -61,7 +65,15 @@ const struct ivalue *result_part(struct itest_result *r, const char *name,
 				 struct strbuf *why)
 {
 	const struct ivalue *v = iv_get(r->parts, name);
-	if (v || strcmp(name, "json") || !r->json_from)
+	if (v)
+		return v;
+	if (r->lazy && (strcmp(name, "json") || !r->json_from)) {
+		struct ivalue *built = r->lazy(r, name);
+		if (built)
+			iv_set(r->parts, name, built);
+		return built;
+	}
+	if (strcmp(name, "json") || !r->json_from)
 		return v;
 	const struct ivalue *text = iv_get(r->parts, r->json_from);
 	if (!text || text->type != IV_STR) {
