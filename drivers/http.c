@@ -1730,8 +1730,7 @@ static void log_response(struct strbuf *log, struct http_session *s,
  * timings, url, duration) are built on first use, from what the session
  * still holds until its next request.
  */
-static struct ivalue *http_lazy_part(struct itest_result *res,
-				     const char *name)
+static struct ivalue *http_lazy_part(struct itest_result *res, const char *name)
 {
 	struct http_session *s = res->lazy_data;
 	if (!strcmp(name, "headers"))
