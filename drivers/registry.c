@@ -6,6 +6,7 @@
 extern const struct itest_driver shell_driver;
 extern const struct itest_driver http_driver;
 extern const struct itest_driver stub_driver;
+extern const struct itest_driver ssh_driver;
 extern const struct itest_driver external_driver;
 
 /* clang-format off: one driver per line */
@@ -13,6 +14,7 @@ const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
 	&http_driver,
 	&stub_driver,
+	&ssh_driver,
 	&external_driver,
 	NULL,
 };

@@ -394,6 +394,7 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 		if (status == IT_PASS) {
 			/* a step with an exit code expects 0 unless it says */
 			if (has_part(st->drv, "exit") &&
+			    iv_get(res.parts, "exit") &&
 			    !iv_get(expect, "exit")) {
 				if (!expect_own)
 					expect = expect_own =

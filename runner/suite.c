@@ -88,7 +88,6 @@ static const char *const step_common[] = {
 /* Drivers that SPEC 6 names and later parts of itest bring. */
 static const char *const future_drivers[] = {
 	"browser",
-	"ssh",
 	"stub",
 	NULL,
 };
