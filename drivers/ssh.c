@@ -1295,6 +1295,9 @@ static enum itest_status ssh_exec(void *session,
 	}
 	if (target_make(&t, name, entry, e, ctx, &res->message) < 0)
 		goto out;
+	/* for the metrics: which component this host is */
+	snprintf(res->target_host, sizeof(res->target_host), "%s", t.host);
+	res->target_port = t.port;
 
 	int64_t timeout = ctx->timeout_ms > 0 ? ctx->timeout_ms : 0;
 	const struct ivalue *to = iv_get(arg, "timeout");

@@ -33,7 +33,7 @@ grep -q 'name="shop-broken-interface/stage-2"' "$tmp/o/broken/junit.xml" ||
 
 # integration coverage: the main job covers the whole shop; the broken
 # run shows the interface that failed, tried once and not covered
-grep -q '^coverage: 3 of 3 components, 2 of 2 interfaces$' "$tmp/main.out" ||
+grep -q '^coverage: 4 of 4 components, 2 of 2 interfaces$' "$tmp/main.out" ||
   { cat "$tmp/main.out"; fail "main job: coverage line"; }
 grep -q '^coverage: 1 of 3 components, 0 of 2 interfaces$' "$tmp/b.out" ||
   fail "broken run: coverage line"
