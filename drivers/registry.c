@@ -9,7 +9,8 @@ extern const struct itest_driver stub_driver;
 extern const struct itest_driver ssh_driver;
 extern const struct itest_driver external_driver;
 
-/* clang-format off: one driver per line */
+/* one driver per line */
+/* clang-format off */
 const struct itest_driver *const itest_drivers[] = {
 	&shell_driver,
 	&http_driver,

@@ -27,9 +27,9 @@
 	X(MHD_destroy_response)
 
 /*
- * The libxml2 symbols runner/xpath.c and runner/merge.c use.  xmlFree is a variable (a
- * function pointer: call (*x->xmlFree)(p)); the __xml*Error* functions
- * return the addresses of the per-thread error handlers that the
+ * The libxml2 symbols runner/xpath.c and runner/merge.c use.  xmlFree is a
+ * variable (a function pointer: call (*x->xmlFree)(p)); the __xml*Error*
+ * functions return the addresses of the per-thread error handlers that the
  * macros xmlStructuredError & co. read.
  */
 #define LAZY_XML_SYMS(X)                                                       \
