@@ -90,6 +90,12 @@ struct itest_attachments {
 	size_t n;
 };
 
+/* Appends a command's output to a step log: "NAME:" and then the first
+ * `max` bytes of `text` (cut at a character boundary), each line indented
+ * by two spaces, NUL bytes as \0, and what was left out counted. */
+void driver_log_stream(struct strbuf *log, const char *name,
+		       const struct strbuf *text, size_t max);
+
 /* Adds a copy of `path` to ctx->attach (nothing when it is NULL). */
 void stepctx_attach(const struct itest_stepctx *ctx, const char *path);
 

@@ -532,35 +532,6 @@ static int read_answer(struct ext_prog *p, const struct itest_stepctx *ctx,
 	return -1;
 }
 
-/* A rendered scalar as text; containers as JSON. */
-static char *text_of(const struct ivalue *v)
-{
-	struct strbuf sb = STRBUF_INIT;
-	iv_to_text(&sb, v);
-	return strbuf_detach(&sb, NULL);
-}
-
-/* A NULL-terminated list of strings it owns. */
-struct strlist {
-	char **v;
-	size_t n, alloc;
-};
-
-static void strlist_push(struct strlist *l, char *s)
-{
-	XGROW(l->v, l->alloc, l->n + 2);
-	l->v[l->n++] = s;
-	l->v[l->n] = NULL;
-}
-
-static void strlist_release(struct strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 /* The folder where the entry was written (an included file's entry runs
  * in that file's folder), else the suite's. */
 static char *default_cwd(const struct ivalue *conf, const char *suite_dir)
@@ -613,14 +584,14 @@ static int prog_start(struct ext_prog *p, const struct itest_stepctx *ctx,
 	const struct ivalue *run = iv_get(conf, "run");
 	if (run && run->type == IV_ARR) {
 		for (size_t i = 0; i < run->u.arr.n; i++)
-			strlist_push(&argv, text_of(run->u.arr.v[i]));
+			strlist_push(&argv, iv_text_dup(run->u.arr.v[i]));
 		for (size_t i = 0; i < argv.n; i++) {
 			if (i)
 				strbuf_addch(&cmd, ' ');
 			sh_quote(&cmd, argv.v[i], strlen(argv.v[i]));
 		}
 	} else if (run) {
-		char *line = text_of(run);
+		char *line = iv_text_dup(run);
 		strbuf_addstr(&cmd, line);
 		strlist_push(&argv, xstrdup("/bin/sh"));
 		strlist_push(&argv, xstrdup("-c"));

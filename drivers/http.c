@@ -1200,24 +1200,6 @@ static const char *ext_for(const char *ctype)
 	return ".bin";
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	int r = 0;
-	for (char *s = p + 1; *s && !r; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			r = -1;
-		*s = '/';
-	}
-	if (!r && mkdir(p, 0700) < 0 && errno != EEXIST)
-		r = -1;
-	free(p);
-	return r;
-}
-
 /* The body outgrew the cap: from now on it also goes to a file. */
 static int spill_open(struct xfer *x)
 {
@@ -1226,7 +1208,8 @@ static int spill_open(struct xfer *x)
 	curl_easy_getinfo(x->s->easy, CURLINFO_CONTENT_TYPE, &ctype);
 	x->spill_path = xasprintf("%s/http-body-%u%s", dir, ++x->s->nspill,
 				  ext_for(ctype));
-	if (mkdir_p(dir) < 0 || !(x->spill = fopen(x->spill_path, "wb")) ||
+	if (mkdir_p(dir, 0700) < 0 ||
+	    !(x->spill = fopen(x->spill_path, "wb")) ||
 	    fwrite(x->s->body.buf, 1, x->s->body.len, x->spill) !=
 		    x->s->body.len) {
 		x->spill_errno = errno;

@@ -1,5 +1,6 @@
 /*
- * The table of built-in drivers: one line per driver.
+ * The table of built-in drivers (one line per driver), and what every
+ * driver shares: result parts, the attachment list, the output log.
  */
 #include "driver.h"
 
@@ -34,6 +35,41 @@ const char *status_name(enum itest_status s)
 {
 	static const char *const names[] = {"PASS", "FAIL", "ERROR", "SKIP"};
 	return names[s];
+}
+
+void driver_log_stream(struct strbuf *log, const char *name,
+		       const struct strbuf *text, size_t max)
+{
+	if (!text->len && !text->dropped)
+		return;
+	strbuf_addf(log, "%s:\n", name);
+	size_t n = text->len;
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)text->buf[n] & 0xC0) == 0x80)
+			n--;
+	}
+	const char *p = text->buf, *end = text->buf + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		strbuf_addstr(log, "  ");
+		for (const char *q = p; q < stop; q++) {
+			if (*q)
+				strbuf_addch(log, *q);
+			else
+				strbuf_addstr(log, "\\0");
+		}
+		strbuf_addch(log, '\n');
+		p = nl ? nl + 1 : end;
+	}
+	if (n < text->len)
+		strbuf_addf(log, "  ... (%zu more bytes)\n", text->len - n);
+	if (text->dropped)
+		strbuf_addf(log,
+			    "  (%zu more bytes dropped at the capture cap of "
+			    "%zu bytes)\n",
+			    text->dropped, text->cap);
 }
 
 void stepctx_attach(const struct itest_stepctx *ctx, const char *path)

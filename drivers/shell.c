@@ -137,72 +137,6 @@ static void add_command(struct strbuf *sb, const char *shell_cmd,
 	}
 }
 
-/* Appends `text` under a heading, the first SHELL_LOG_MAX bytes of it
- * (cut at a character boundary), each line indented by two spaces. */
-static void log_stream(struct strbuf *log, const char *name,
-		       const struct strbuf *text)
-{
-	if (!text->len && !text->dropped)
-		return;
-	strbuf_addf(log, "%s:\n", name);
-	size_t n = text->len;
-	if (n > SHELL_LOG_MAX) {
-		n = SHELL_LOG_MAX;
-		while (n && ((unsigned char)text->buf[n] & 0xC0) == 0x80)
-			n--;
-	}
-	const char *p = text->buf, *end = text->buf + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *stop = nl ? nl : end;
-		strbuf_addstr(log, "  ");
-		for (const char *q = p; q < stop; q++) {
-			if (*q)
-				strbuf_addch(log, *q);
-			else
-				strbuf_addstr(log, "\\0");
-		}
-		strbuf_addch(log, '\n');
-		p = nl ? nl + 1 : end;
-	}
-	if (n < text->len)
-		strbuf_addf(log, "  ... (%zu more bytes)\n", text->len - n);
-	if (text->dropped)
-		strbuf_addf(log,
-			    "  (%zu more bytes dropped at the capture cap of "
-			    "%zu bytes)\n",
-			    text->dropped, text->cap);
-}
-
-/* A rendered scalar as text; containers (from a lone `${x}`) as JSON. */
-static char *scalar_text(const struct ivalue *v)
-{
-	struct strbuf sb = STRBUF_INIT;
-	iv_to_text(&sb, v);
-	return strbuf_detach(&sb, NULL);
-}
-
-/* A string list (NULL-terminated) that owns its strings. */
-struct strlist {
-	char **v;
-	size_t n, alloc;
-};
-
-static void strlist_push(struct strlist *l, char *s)
-{
-	XGROW(l->v, l->alloc, l->n + 2);
-	l->v[l->n++] = s;
-	l->v[l->n] = NULL;
-}
-
-static void strlist_release(struct strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static void set_parts(struct itest_result *res, const struct spawn_result *sr)
 {
 	if (sr->exited) {
@@ -234,8 +168,8 @@ static void log_outcome(struct strbuf *log, const struct spawn_result *sr)
 		strbuf_addf(log, "ended with an unknown status in %.0f ms\n",
 			    sr->elapsed_ms);
 	}
-	log_stream(log, "stdout", &sr->out);
-	log_stream(log, "stderr", &sr->err);
+	driver_log_stream(log, "stdout", &sr->out, SHELL_LOG_MAX);
+	driver_log_stream(log, "stderr", &sr->err, SHELL_LOG_MAX);
 }
 
 static enum itest_status shell_exec(void *session,
@@ -257,13 +191,13 @@ static enum itest_status shell_exec(void *session,
 		arg->type == IV_STR ? arg : iv_get(arg, "run");
 	const struct ivalue *av = iv_get(arg, "argv");
 	if (run) {
-		shell_cmd = scalar_text(run);
+		shell_cmd = iv_text_dup(run);
 		strlist_push(&argv, xstrdup("/bin/sh"));
 		strlist_push(&argv, xstrdup("-c"));
 		strlist_push(&argv, xstrdup(shell_cmd));
 	} else if (av && av->type == IV_ARR && av->u.arr.n) {
 		for (size_t i = 0; i < av->u.arr.n; i++)
-			strlist_push(&argv, scalar_text(av->u.arr.v[i]));
+			strlist_push(&argv, iv_text_dup(av->u.arr.v[i]));
 	} else {
 		strbuf_addstr(&res->message,
 			      "'shell' step needs 'run' or 'argv'");

@@ -98,13 +98,6 @@ static int is_scalar(const struct ivalue *v)
 	return v->type == IV_STR || v->type == IV_NUM || v->type == IV_BOOL;
 }
 
-static char *text_of(const struct ivalue *v)
-{
-	struct strbuf sb = STRBUF_INIT;
-	iv_to_text(&sb, v);
-	return strbuf_detach(&sb, NULL);
-}
-
 static int is_ident(const char *s, size_t n)
 {
 	if (!n || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') ||
@@ -485,33 +478,33 @@ static int target_make(struct ssh_target *t, const char *name,
 		strbuf_addf(msg, "host '%s' has no 'host'", name);
 		return -1;
 	}
-	t->host = text_of(v);
+	t->host = iv_text_dup(v);
 	if (!*t->host) {
 		strbuf_addf(msg, "'host' of host '%s' is empty", name);
 		return -1;
 	}
 	if ((v = iv_get(e, "port")) && (t->port = port_of(v)) < 0) {
-		char *s = text_of(v);
+		char *s = iv_text_dup(v);
 		strbuf_addf(msg, "'port' of host '%s' is '%s', not a port",
 			    name, s);
 		free(s);
 		return -1;
 	}
 	if ((v = iv_get(e, "user"))) {
-		t->user = text_of(v);
+		t->user = iv_text_dup(v);
 	} else {
 		const char *u = getenv("USER");
 		t->user = xstrdup(u && *u ? u : "root");
 	}
 	if ((v = iv_get(e, "key"))) {
-		char *s = text_of(v);
+		char *s = iv_text_dup(v);
 		t->key = conf_path(iv_get(orig, "key"), s, ctx);
 		free(s);
 	}
 	if ((v = iv_get(e, "passphrase")))
-		t->passphrase = text_of(v);
+		t->passphrase = iv_text_dup(v);
 	if ((v = iv_get(e, "password")))
-		t->password = text_of(v);
+		t->password = iv_text_dup(v);
 	static const char *const bools[] = {"agent", "insecure-host-key", NULL};
 	for (size_t i = 0; bools[i]; i++) {
 		int b;
@@ -529,7 +522,7 @@ static int target_make(struct ssh_target *t, const char *name,
 			t->insecure = b;
 	}
 	if ((v = iv_get(e, "known-hosts"))) {
-		char *s = text_of(v);
+		char *s = iv_text_dup(v);
 		t->known_hosts = conf_path(iv_get(orig, "known-hosts"), s, ctx);
 		t->known_hosts_given = 1;
 		free(s);
@@ -539,7 +532,7 @@ static int target_make(struct ssh_target *t, const char *name,
 					   home && *home ? home : "");
 	}
 	if ((v = iv_get(e, "host-key"))) {
-		char *s = text_of(v);
+		char *s = iv_text_dup(v);
 		int rc = host_key_parse(s, &t->host_key, &t->host_key_type);
 		if (rc < 0)
 			strbuf_addf(msg,
@@ -551,7 +544,7 @@ static int target_make(struct ssh_target *t, const char *name,
 			return -1;
 	}
 	if ((v = iv_get(e, "connect-timeout"))) {
-		char *s = text_of(v);
+		char *s = iv_text_dup(v);
 		t->connect_timeout_ms = duration_parse_ms(s);
 		if (t->connect_timeout_ms <= 0)
 			strbuf_addf(msg,
@@ -925,43 +918,6 @@ static int signal_number(const char *name)
 	return 0;
 }
 
-/* Appends `text` under a heading, the first SSH_LOG_MAX bytes of it,
- * each line indented by two spaces. */
-static void log_stream(struct strbuf *log, const char *name,
-		       const struct strbuf *text)
-{
-	if (!text->len && !text->dropped)
-		return;
-	strbuf_addf(log, "%s:\n", name);
-	size_t n = text->len;
-	if (n > SSH_LOG_MAX) {
-		n = SSH_LOG_MAX;
-		while (n && ((unsigned char)text->buf[n] & 0xC0) == 0x80)
-			n--;
-	}
-	const char *p = text->buf, *end = text->buf + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *stop = nl ? nl : end;
-		strbuf_addstr(log, "  ");
-		for (const char *q = p; q < stop; q++) {
-			if (*q)
-				strbuf_addch(log, *q);
-			else
-				strbuf_addstr(log, "\\0");
-		}
-		strbuf_addch(log, '\n');
-		p = nl ? nl + 1 : end;
-	}
-	if (n < text->len)
-		strbuf_addf(log, "  ... (%zu more bytes)\n", text->len - n);
-	if (text->dropped)
-		strbuf_addf(log,
-			    "  (%zu more bytes dropped at the capture cap of "
-			    "%zu bytes)\n",
-			    text->dropped, text->cap);
-}
-
 static struct ivalue *ms_part(double ms)
 {
 	return iv_double((double)llround(ms * 1000) / 1000);
@@ -1061,8 +1017,10 @@ static enum itest_status do_run(struct ssh_session *s, struct ssh_conn *c,
 		}
 		r.ch = NULL;
 		if (ctx->log) {
-			log_stream(ctx->log, "stdout", &r.out);
-			log_stream(ctx->log, "stderr", &r.err);
+			driver_log_stream(ctx->log, "stdout", &r.out,
+					  SSH_LOG_MAX);
+			driver_log_stream(ctx->log, "stderr", &r.err,
+					  SSH_LOG_MAX);
 		}
 		goto out;
 	}
@@ -1097,8 +1055,8 @@ static enum itest_status do_run(struct ssh_session *s, struct ssh_conn *c,
 				    r.exit_signal, ms);
 		else
 			strbuf_addf(ctx->log, "exit %d in %.0f ms\n", code, ms);
-		log_stream(ctx->log, "stdout", &r.out);
-		log_stream(ctx->log, "stderr", &r.err);
+		driver_log_stream(ctx->log, "stdout", &r.out, SSH_LOG_MAX);
+		driver_log_stream(ctx->log, "stderr", &r.err, SSH_LOG_MAX);
 	}
 	st = IT_PASS;
 out:
@@ -1141,11 +1099,11 @@ static enum itest_status do_xfer(struct ssh_session *s, struct ssh_conn *c,
 	uint64_t bytes = 0;
 	const struct ivalue *v;
 	if (spec->type == IV_STR) {
-		from = text_of(spec);
+		from = iv_text_dup(spec);
 	} else {
-		from = text_of(iv_get(spec, "from"));
+		from = iv_text_dup(iv_get(spec, "from"));
 		if ((v = iv_get(spec, "to")))
-			to = text_of(v);
+			to = iv_text_dup(v);
 	}
 	if (put) {
 		const struct ivalue *fnode = iv_get(put, "from");
@@ -1159,7 +1117,7 @@ static enum itest_status do_xfer(struct ssh_session *s, struct ssh_conn *c,
 				 ? xasprintf("%s%s", to, base_name(local))
 				 : xstrdup(to);
 		if ((v = iv_get(put, "mode")) && (mode = mode_of(v)) < 0) {
-			char *m = text_of(v);
+			char *m = iv_text_dup(v);
 			strbuf_addf(&res->message,
 				    "bad 'mode' '%s' in 'put' (write octal "
 				    "digits, as \"0644\")",
@@ -1275,7 +1233,7 @@ static enum itest_status ssh_exec(void *session,
 	enum itest_status st = IT_ERROR;
 	int fresh = 0;
 	memset(&t, 0, sizeof(t));
-	char *name = text_of(iv_get(arg, "host"));
+	char *name = iv_text_dup(iv_get(arg, "host"));
 	const struct ivalue *entry = iv_get(ctx->conf, name);
 	if (!entry) {
 		strbuf_addf(&res->message, "unknown host '%s'%s", name,

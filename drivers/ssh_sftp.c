@@ -72,24 +72,6 @@ static int sftp_close(struct ssh_conn *c, LIBSSH2_SFTP_HANDLE *h,
 	return rc ? -1 : 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	int r = 0;
-	for (char *s = p + 1; *s && !r; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			r = -1;
-		*s = '/';
-	}
-	if (!r && mkdir(p, 0755) < 0 && errno != EEXIST)
-		r = -1;
-	free(p);
-	return r;
-}
-
 int ssh_sftp_put(struct ssh_conn *c, const char *local, const char *remote,
 		 int mode, struct ssh_wait *w, uint64_t *bytes, int *drop,
 		 struct strbuf *msg)
@@ -227,7 +209,7 @@ int ssh_sftp_get(struct ssh_conn *c, const char *remote, const char *local,
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		mkdir_p(dir);
+		mkdir_p(dir, 0755);
 	}
 	free(dir);
 	fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

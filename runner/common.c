@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common.h"
@@ -112,4 +113,44 @@ int64_t duration_parse_ms(const char *s)
 	if (v > 1e15)
 		return -1;
 	return (int64_t)llround(v);
+}
+
+int mkdir_p(const char *path, unsigned mode)
+{
+	if (!*path) {
+		errno = ENOENT;
+		return -1;
+	}
+	char *p = xstrdup(path);
+	int ret = 0;
+	for (char *s = p + 1; !ret; s++) {
+		if (*s && *s != '/')
+			continue;
+		char keep = *s;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST)
+			ret = -1;
+		*s = keep;
+		if (!keep)
+			break;
+	}
+	int saved = errno;
+	free(p);
+	errno = saved;
+	return ret;
+}
+
+void strlist_push(struct strlist *l, char *s)
+{
+	XGROW(l->v, l->alloc, l->n + 2);
+	l->v[l->n++] = s;
+	l->v[l->n] = NULL;
+}
+
+void strlist_release(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }

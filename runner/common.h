@@ -38,6 +38,19 @@ int64_t wall_ms(void);
 /* Parse a duration "250ms", "2s", "1m", "1.5s"; -1 on error. */
 int64_t duration_parse_ms(const char *s);
 
+/* mkdir -p: creates `path` and its missing parents with `mode`.  0, or
+ * -1 with errno set (an existing folder is fine). */
+int mkdir_p(const char *path, unsigned mode);
+
+/* A NULL-terminated list of strings that owns them (argv, envp). */
+struct strlist {
+	char **v;
+	size_t n, alloc;
+};
+/* Appends `s`, which the list then owns. */
+void strlist_push(struct strlist *l, char *s);
+void strlist_release(struct strlist *l);
+
 #include "banned.h"
 
 #endif

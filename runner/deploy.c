@@ -110,28 +110,6 @@ static int cancelled(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-/* ---- folders ---- */
-
-/* mkdir -p with mode 0700 for the folders it creates. */
-static int mkdir_p(const char *path, struct itest_err *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int ret = 0;
-	strbuf_addstr(&sb, path);
-	for (size_t i = 1; i <= sb.len && !ret; i++) {
-		if (i < sb.len && sb.buf[i] != '/')
-			continue;
-		char keep = sb.buf[i];
-		sb.buf[i] = '\0';
-		if (mkdir(sb.buf, 0700) < 0 && errno != EEXIST)
-			ret = err_set(err, NULL, "cannot create '%s': %s",
-				      sb.buf, strerror(errno));
-		sb.buf[i] = keep;
-	}
-	strbuf_release(&sb);
-	return ret;
-}
-
 /* ---- ports ---- */
 
 /* A port for every component (runner/ports.c), each held for the life
@@ -421,7 +399,6 @@ static int prepare_start(struct deployment *d, struct dcomp *dc,
 {
 	const struct component *c = dc->c;
 	struct dstart *st = &dc->st;
-	struct itest_err err = ITEST_ERR_INIT;
 	struct stat sb;
 	if (!(st->env = build_env(d, dc, why)) || prepare_probe(d, dc, why) < 0)
 		return -1;
@@ -435,9 +412,11 @@ static int prepare_start(struct deployment *d, struct dcomp *dc,
 	} else {
 		st->cwd = xstrdup(c->dir);
 	}
-	if (mkdir_p(d->log_dir, &err) < 0) {
-		strbuf_addf(why, "cannot start component '%s': %s", c->name,
-			    err.msg);
+	if (mkdir_p(d->log_dir, 0700) < 0) {
+		strbuf_addf(why,
+			    "cannot start component '%s': cannot create '%s': "
+			    "%s",
+			    c->name, d->log_dir, strerror(errno));
 		return -1;
 	}
 	st->log_start = stat(dc->log_path, &sb) ? 0 : sb.st_size;

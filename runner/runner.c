@@ -1384,24 +1384,6 @@ static char *make_run_id(void)
 			 tm.tm_hour, tm.tm_min, tm.tm_sec, rnd[0], rnd[1]);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int rc = mkdir(p, mode);
-	free(p);
-	return rc < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static void write_last_failed(struct run *r)
 {
 	struct strbuf sb = STRBUF_INIT;

@@ -965,3 +965,10 @@ void iv_to_text(struct strbuf *out, const struct ivalue *v)
 	else
 		json_emit(out, v, 0);
 }
+
+char *iv_text_dup(const struct ivalue *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	iv_to_text(&sb, v);
+	return strbuf_detach(&sb, NULL);
+}

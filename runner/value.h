@@ -146,5 +146,7 @@ void iv_display(struct strbuf *out, const struct ivalue *v);
 /* A value as a string for substitution into a larger string: strings as
  * they are, null as "", numbers by their text, containers as JSON. */
 void iv_to_text(struct strbuf *out, const struct ivalue *v);
+/* The same as a malloc'd string. */
+char *iv_text_dup(const struct ivalue *v);
 
 #endif
