@@ -1,6 +1,6 @@
 /*
  * Reporters: streaming callbacks (console, live status) and end-of-run
- * writers (JUnit, run.json, metrics.prom, coverage.json; HTML later) in
+ * writers (JUnit, run.json, metrics.prom, coverage.json, report.html) in
  * one table.
  *
  * The runner owns the run model below and fills it; reporters only read
@@ -106,6 +106,7 @@ extern const struct reporter junit_reporter;
 extern const struct reporter runjson_reporter;
 extern const struct reporter prom_reporter;
 extern const struct reporter coverage_reporter;
+extern const struct reporter html_reporter;
 
 /* Counts the cases of a stage (or of a run, summing its stages). */
 void rep_count_stage(const struct rep_stage *s, struct rep_counts *c);

@@ -27,54 +27,6 @@ static void add_form(struct masker *m, const char *s, size_t len)
 	m->n++;
 }
 
-static void base64(struct strbuf *out, const char *s, size_t len)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
-				  "stuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	for (; i + 2 < len; i += 3) {
-		strbuf_addch(out, tab[p[i] >> 2]);
-		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
-		strbuf_addch(out,
-			     tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)]);
-		strbuf_addch(out, tab[p[i + 2] & 63]);
-	}
-	if (len - i == 1) {
-		strbuf_addch(out, tab[p[i] >> 2]);
-		strbuf_addch(out, tab[(p[i] & 3) << 4]);
-	} else if (len - i == 2) {
-		strbuf_addch(out, tab[p[i] >> 2]);
-		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
-		strbuf_addch(out, tab[(p[i + 1] & 15) << 2]);
-	}
-}
-
-static void xml_escape(struct strbuf *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		switch (s[i]) {
-		case '<':
-			strbuf_addstr(out, "&lt;");
-			break;
-		case '>':
-			strbuf_addstr(out, "&gt;");
-			break;
-		case '&':
-			strbuf_addstr(out, "&amp;");
-			break;
-		case '"':
-			strbuf_addstr(out, "&quot;");
-			break;
-		case '\'':
-			strbuf_addstr(out, "&apos;");
-			break;
-		default:
-			strbuf_addch(out, s[i]);
-		}
-	}
-}
-
 void mask_add(struct masker *m, const char *secret, size_t len)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -82,7 +34,7 @@ void mask_add(struct masker *m, const char *secret, size_t len)
 	/* base64: the whole value (padded), and the characters that the
 	 * secret alone determines at each of the three alignments it can
 	 * take inside a longer encoded string ("user:secret" in Basic) */
-	base64(&sb, secret, len);
+	strbuf_add_base64(&sb, secret, len, 0);
 	while (sb.len % 4)
 		strbuf_addch(&sb, '=');
 	add_form(m, sb.buf, sb.len);
@@ -91,7 +43,7 @@ void mask_add(struct masker *m, const char *secret, size_t len)
 		struct strbuf pre = STRBUF_INIT;
 		strbuf_add(&pre, "\0\0", shift);
 		strbuf_add(&pre, secret, len);
-		base64(&sb, pre.buf, pre.len);
+		strbuf_add_base64(&sb, pre.buf, pre.len, 0);
 		size_t skip = (shift * 8 + 5) / 6;
 		size_t end = (shift + len) * 8 / 6;
 		if (end > skip && end - skip >= 4)
@@ -110,7 +62,7 @@ void mask_add(struct masker *m, const char *secret, size_t len)
 	add_form(m, twice.buf, twice.len);
 	strbuf_release(&twice);
 	strbuf_reset(&sb);
-	xml_escape(&sb, secret, len);
+	strbuf_add_xml_escaped(&sb, secret, len);
 	add_form(m, sb.buf, sb.len);
 	strbuf_release(&sb);
 }

@@ -1716,6 +1716,7 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	r->reps[r->nreps++] = &runjson_reporter;
 	r->reps[r->nreps++] = &prom_reporter;
 	r->reps[r->nreps++] = &coverage_reporter;
+	r->reps[r->nreps++] = &html_reporter;
 	for (size_t k = 0; k < r->nreps; k++)
 		r->repst[k] = r->reps[k]->open(&ro);
 

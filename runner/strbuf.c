@@ -258,3 +258,54 @@ void strbuf_replace_all(struct strbuf *sb, const char *from, size_t flen,
 	sb->cap = cap;
 	sb->dropped = dropped;
 }
+
+void strbuf_add_base64(struct strbuf *out, const char *s, size_t len, int pad)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+				  "stuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = out->len;
+	for (; i + 2 < len; i += 3) {
+		strbuf_addch(out, tab[p[i] >> 2]);
+		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		strbuf_addch(out,
+			     tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)]);
+		strbuf_addch(out, tab[p[i + 2] & 63]);
+	}
+	if (len - i == 1) {
+		strbuf_addch(out, tab[p[i] >> 2]);
+		strbuf_addch(out, tab[(p[i] & 3) << 4]);
+	} else if (len - i == 2) {
+		strbuf_addch(out, tab[p[i] >> 2]);
+		strbuf_addch(out, tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		strbuf_addch(out, tab[(p[i + 1] & 15) << 2]);
+	}
+	if (pad)
+		while ((out->len - start) % 4)
+			strbuf_addch(out, '=');
+}
+
+void strbuf_add_xml_escaped(struct strbuf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '<':
+			strbuf_addstr(out, "&lt;");
+			break;
+		case '>':
+			strbuf_addstr(out, "&gt;");
+			break;
+		case '&':
+			strbuf_addstr(out, "&amp;");
+			break;
+		case '"':
+			strbuf_addstr(out, "&quot;");
+			break;
+		case '\'':
+			strbuf_addstr(out, "&apos;");
+			break;
+		default:
+			strbuf_addch(out, s[i]);
+		}
+	}
+}

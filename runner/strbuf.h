@@ -45,6 +45,10 @@ void strbuf_rtrim(struct strbuf *sb);
 void strbuf_add_json_escaped(struct strbuf *sb, const char *s, size_t len);
 /* Appends a Unicode code point as UTF-8. */
 void strbuf_add_utf8(struct strbuf *sb, uint32_t cp);
+/* Appends `s` in base64, with its '=' padding when `pad`. */
+void strbuf_add_base64(struct strbuf *sb, const char *s, size_t len, int pad);
+/* Appends `s` with & < > " ' as XML (and HTML) character references. */
+void strbuf_add_xml_escaped(struct strbuf *sb, const char *s, size_t len);
 /* Appends `s` percent-encoded (all but A-Z a-z 0-9 - _ . ~). */
 void strbuf_add_url_encoded(struct strbuf *sb, const char *s, size_t len);
 /* Appends `text` cut at `max` bytes (at a character boundary), followed by

@@ -90,4 +90,9 @@ grep -qx 'itest_requests_total{run_id="r",component="fake",driver="http"} 4' "$p
 grep -qx 'itest_tests{run_id="r",status="failed"} 1' "$prom" || fail "metrics.prom: tests"
 grep -q '^itest_request_duration_seconds{run_id="r",component="fake",driver="http",quantile="0.95"} ' "$prom" ||
   fail "metrics.prom: p95"
+# report.html: the page for people, with the failure's text
+html=$tmp/out/r/report.html
+grep -q '<title>itest run r</title>' "$html" || fail "report.html: title"
+grep -q 'unmatched: expected 0, got 1' "$html" || fail "report.html: the failure"
+grep -q 'fake via http' "$html" || fail "report.html: latency"
 echo "1 passed, 0 failed"
