@@ -9,6 +9,7 @@ extern const struct itest_driver http_driver;
 extern const struct itest_driver stub_driver;
 extern const struct itest_driver ssh_driver;
 extern const struct itest_driver external_driver;
+extern const struct itest_driver browser_driver;
 
 /* one driver per line */
 /* clang-format off */
@@ -18,6 +19,7 @@ const struct itest_driver *const itest_drivers[] = {
 	&stub_driver,
 	&ssh_driver,
 	&external_driver,
+	&browser_driver,
 	NULL,
 };
 /* clang-format on */

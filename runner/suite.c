@@ -85,13 +85,6 @@ static const char *const step_common[] = {
 	"name", "expect", "capture", "retry", "timeout", "use", "with", NULL,
 };
 
-/* Drivers that SPEC 6 names and later parts of itest bring. */
-static const char *const future_drivers[] = {
-	"browser",
-	"stub",
-	NULL,
-};
-
 static const char *const reserved_names[] = {
 	"run", "env", "test", "request", NULL,
 };
@@ -294,12 +287,6 @@ static int parse_step(struct build *b, const struct ivalue *node,
 					break;
 		}
 		if (!itest_drivers[d]) {
-			if (in_list(m->key, future_drivers))
-				return err_set(
-					err, &m->kloc,
-					"the '%s' driver is not available "
-					"in this version of itest",
-					m->key);
 			const char *names[64];
 			size_t nn = 0;
 			for (size_t k = 0; step_common[k]; k++)
@@ -799,6 +786,10 @@ static int merge_conf(struct build *b, const struct ivalue *doc)
 		for (size_t k = 0; k < m->val->u.obj.n; k++) {
 			const struct imember *e = &m->val->u.obj.m[k];
 			iv_setn(into, e->key, e->klen, iv_clone(e->val));
+			/* errors about an entry point at its name */
+			struct imember *mm = iv_member(into, e->key);
+			if (mm)
+				mm->kloc = e->kloc;
 		}
 	}
 	return 0;

@@ -249,8 +249,12 @@ python3 -c 'import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(8)
-time.sleep(60)' "$silent" &
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$silent" "$tmp/mute.ready" &
 mute=$!
+# listening before the suite runs (else it is a refused port)
+n=0
+while [ ! -e "$tmp/mute.ready" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 cat >"$tmp/bad.yml" <<YML
 name: ssh-bad
 hosts:
