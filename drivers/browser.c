@@ -2020,6 +2020,7 @@ const struct itest_driver browser_driver = {
 	.arg_types = TY(OBJ),
 	.keys = browser_keys,
 	.parts = browser_parts,
+	.keyed_parts = keyed_parts,
 	.session_size = sizeof(struct browser_session),
 	.check_step = browser_check_step,
 	.open = browser_open,

@@ -137,7 +137,11 @@ struct itest_driver {
 	unsigned arg_types; /* TY() bits allowed for the step value */
 	const struct itest_keyspec *keys; /* for a map value; {NULL} ends */
 	const char *const *parts;	  /* result part names; NULL ends */
-	size_t session_size;		  /* bytes the core callocs; 0: none */
+	/* Parts among those whose expectation is a map of key ->
+	 * predicate (result.keyed): checked so at load time.  May be
+	 * NULL. */
+	const char *const *keyed_parts;
+	size_t session_size; /* bytes the core callocs; 0: none */
 	/* Deeper load-time checks (no I/O); may be NULL. */
 	int (*check_step)(const struct ivalue *arg, struct itest_err *err);
 	/* May be NULL when session_size is 0. */

@@ -1751,8 +1751,8 @@ static int check_schema(const struct ivalue *x, const char *base_dir,
 }
 
 int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
-			 const char *base_dir, struct srclist *sl,
-			 struct itest_err *err)
+			 const char *const *keyed, const char *base_dir,
+			 struct srclist *sl, struct itest_err *err)
 {
 	if (!expect || expect->type == IV_NULL)
 		return 0;
@@ -1776,15 +1776,18 @@ int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
 		if (!strcmp(m->key, "json")) {
 			if (check_json(x, err))
 				return -1;
-		} else if (!strcmp(m->key, "headers")) {
+		} else if (!strcmp(m->key, "headers") ||
+			   in_list(m->key, keyed)) {
+			int h = !strcmp(m->key, "headers");
 			if (x->type != IV_OBJ)
 				return err_set(err, &x->loc,
-					       "'headers' in expect needs a "
-					       "map of header names, got %s",
+					       "'%s' in expect needs a map of "
+					       "%s, got %s",
+					       m->key,
+					       h ? "header names" : "keys",
 					       iv_kind(x));
 			for (size_t j = 0; j < x->u.obj.n; j++)
-				if (check_pred(x->u.obj.m[j].val, "headers",
-					       err))
+				if (check_pred(x->u.obj.m[j].val, m->key, err))
 					return -1;
 		} else if (!strcmp(m->key, "namespaces")) {
 			if (check_namespaces(x, err))
@@ -1802,7 +1805,7 @@ int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
 int expect_check_spec(const struct ivalue *expect, const char *const *parts,
 		      struct itest_err *err)
 {
-	return expect_check_spec_at(expect, parts, NULL, NULL, err);
+	return expect_check_spec_at(expect, parts, NULL, NULL, NULL, err);
 }
 
 /* The name of the driver whose parts list this is, for messages. */

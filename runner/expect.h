@@ -26,10 +26,12 @@ struct srclist;
  * reported at the `schema` node instead).  `xpath` and `namespaces` are
  * allowed when `parts` lists "xpath", and so is the capture
  * `{ xpath: X }`, which may carry `namespaces: { PREFIX: URI }` too.
+ * The parts in `keyed` (NULL-ended, or NULL) take a map of key ->
+ * predicate, as `headers` does.
  */
 int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
-			 const char *base_dir, struct srclist *sl,
-			 struct itest_err *err);
+			 const char *const *keyed, const char *base_dir,
+			 struct srclist *sl, struct itest_err *err);
 /* The same with the cwd as `base_dir` and no source list. */
 int expect_check_spec(const struct ivalue *expect, const char *const *parts,
 		      struct itest_err *err);

@@ -417,7 +417,8 @@ static int parse_step(struct build *b, const struct ivalue *node,
 	if ((v = iv_get(node, "expect"))) {
 		if (v->type != IV_OBJ)
 			return err_set(err, &v->loc, "'expect' must be a map");
-		if (expect_check_spec_at(v, st->drv->parts, b->s->dir,
+		if (expect_check_spec_at(v, st->drv->parts,
+					 st->drv->keyed_parts, b->s->dir,
 					 &b->ld->srcs, err) < 0)
 			return -1;
 		st->expect = v;

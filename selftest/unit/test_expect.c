@@ -1389,8 +1389,8 @@ static void test_check_schema_file(void **state)
 	write_file(dir, "b.json",
 		   "{\n  \"type\": \"array\",\n  \"itmes\": {}\n}\n");
 	struct ivalue *v = J("{\"schema\": \"a.yaml\"}");
-	assert_int_equal(expect_check_spec_at(v, shell_parts, dir, &sl, &err),
-			 -1);
+	assert_int_equal(
+		expect_check_spec_at(v, shell_parts, NULL, dir, &sl, &err), -1);
 	assert_string_equal(err.msg, "unknown JSON Schema keyword 'itmes' "
 				     "(did you mean 'items'?)");
 	assert_non_null(err.loc.src);
