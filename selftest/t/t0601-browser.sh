@@ -36,7 +36,14 @@ no_leftovers() {
     pgrep -af "$tmp/" | cut -c1-160
     fail "$1: processes of the run are left"
   fi
-  [ -z "$(live "$2")" ] || fail "$1: processes with ITEST_RUN_ID=$2 are left"
+  # (the run's reaper may take a moment to end after itest)
+  n=0
+  while [ -n "$(live "$2")" ] && [ $n -lt 40 ]; do sleep 0.05; n=$((n + 1)); done
+  left=$(live "$2")
+  if [ -n "$left" ]; then
+    for e in $left; do tr '\0' ' ' <"${e%/environ}/cmdline" 2>/dev/null | cut -c1-160; echo; done
+    fail "$1: processes with ITEST_RUN_ID=$2 are left"
+  fi
 }
 
 mkdir "$tmp/pages"
