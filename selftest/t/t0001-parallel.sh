@@ -19,10 +19,12 @@ trap 'rm -rf "$tmp"' EXIT
     fi
   done
 } >"$tmp/par.yml"
+# the folder first: a random name such as /tmp/tmp.abc9s would look
+# like a time
 norm() {
-  sed -E -e 's/[0-9]+(\.[0-9]+)? ?(ms|s)\b/T/g' \
-    -e 's/ (time|timestamp|hostname)="[^"]*"/ \1="X"/g' \
-    -e "s#$tmp/o[0-9]#OUT#g" "$@"
+  sed -E -e "s#$tmp/o[0-9]#OUT#g" \
+    -e 's/[0-9]+(\.[0-9]+)? ?(ms|s)\b/T/g' \
+    -e 's/ (time|timestamp|hostname)="[^"]*"/ \1="X"/g' "$@"
 }
 for j in 1 4; do
   rc=0
