@@ -119,6 +119,10 @@ struct itest_result {
 	 * port it connected to ("127.0.0.1", 23456), or "" and 0. */
 	char target_host[48];
 	int target_port;
+	/* An HTTP request's method and path ("GET /orders/42"), for the
+	 * coverage of a component's OpenAPI operations; malloc'd, or
+	 * NULL. */
+	char *target_request;
 	struct strbuf message; /* why the step could not run (ERROR) */
 };
 

@@ -1759,6 +1759,19 @@ static void set_target(struct itest_result *res, CURL *e)
 	res->target_port = (int)port;
 }
 
+/* "GET /orders/42?x=1": what was asked, for API coverage. */
+static void set_request_line(struct itest_result *res, CURL *e, const char *url)
+{
+	char *method = NULL;
+	if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_METHOD, &method) !=
+		    CURLE_OK ||
+	    !method || !url)
+		return;
+	const char *p = strstr(url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	res->target_request = xasprintf("%s %s", method, p ? p : "/");
+}
+
 static enum itest_status http_exec(void *session,
 				   const struct itest_stepctx *ctx,
 				   const struct ivalue *arg,
@@ -1812,6 +1825,7 @@ static enum itest_status http_exec(void *session,
 		curl_off_t us = 0;
 		curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &us);
 		set_parts(res, s);
+		set_request_line(res, s->easy, url);
 		if (ctx->log)
 			log_response(ctx->log, s, &x, us, url ? url : q.url,
 				     &q);

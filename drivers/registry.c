@@ -92,6 +92,7 @@ void result_init(struct itest_result *r)
 	r->lazy_data = NULL;
 	r->target_host[0] = '\0';
 	r->target_port = 0;
+	r->target_request = NULL;
 	strbuf_init(&r->message, 0);
 }
 
@@ -99,6 +100,8 @@ void result_release(struct itest_result *r)
 {
 	iv_free(r->parts);
 	r->parts = NULL;
+	free(r->target_request);
+	r->target_request = NULL;
 	strbuf_release(&r->message);
 }
 

@@ -289,11 +289,19 @@ static int console_finish(void *p, const struct rep_run *run,
 	if (run->coverage) {
 		size_t cc, ct, ic, it;
 		coverage_counts(run->coverage, &cc, &ct, &ic, &it);
-		if (ct)
+		size_t oh, ot;
+		coverage_api_counts(run->coverage, &oh, &ot);
+		if (ct) {
 			strbuf_addf(
-				&sb, "coverage: %zu of %zu %s, %zu of %zu %s\n",
+				&sb, "coverage: %zu of %zu %s, %zu of %zu %s",
 				cc, ct, plural(ct, "component", "components"),
 				ic, it, plural(it, "interface", "interfaces"));
+			if (ot)
+				strbuf_addf(
+					&sb, ", %zu of %zu API %s", oh, ot,
+					plural(ot, "operation", "operations"));
+			strbuf_addch(&sb, '\n');
+		}
 	}
 	add_latency(&sb, run->metrics);
 	if (run->run_dir) {

@@ -121,6 +121,29 @@ static void add_coverage(struct strbuf *sb, const struct coverage_map *c)
 			    covered ? "covered" : "not covered");
 	}
 	strbuf_addstr(sb, "</table>\n");
+	const struct ivalue *ops = iv_get(j, "operations");
+	if (ops->u.arr.n) {
+		size_t hit, total;
+		coverage_api_counts(c, &hit, &total);
+		strbuf_addf(sb,
+			    "<p>%zu of %zu API operations hit.</p>\n<table>"
+			    "<tr><th>component</th><th>operation</th>"
+			    "<th>requests</th></tr>\n",
+			    hit, total);
+		for (size_t i = 0; i < ops->u.arr.n; i++) {
+			const struct ivalue *k = ops->u.arr.v[i];
+			int h = iv_get(k, "hit")->u.b;
+			strbuf_addstr(sb, "<tr><td>");
+			esc(sb, iv_strval(iv_get(k, "component")));
+			strbuf_addstr(sb, "</td><td>");
+			esc(sb, iv_strval(iv_get(k, "operation")));
+			strbuf_addf(sb,
+				    "</td><td class=\"n %s\">%s</td></tr>\n",
+				    h ? "pass" : "fail",
+				    iv_get(k, "requests")->u.num.text);
+		}
+		strbuf_addstr(sb, "</table>\n");
+	}
 	iv_free(j);
 }
 

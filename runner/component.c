@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "component.h"
+#include "openapi.h"
 #include "stubsrv.h"
 #include "suite.h"
 
@@ -131,6 +132,29 @@ static int parse_stop(struct component *c, const struct ivalue *stop,
 		c->stop_signal = signals[i].sig;
 	}
 	return duration(stop, "grace", 5000, &c->stop_grace_ms, err);
+}
+
+/* `openapi:`: the component's operations, for API coverage. */
+static int load_openapi(struct component *c, struct srclist *srcs,
+			struct itest_err *err)
+{
+	const struct ivalue *v = iv_get(c->node, "openapi");
+	if (!v)
+		return 0;
+	char *path = v->u.str.s[0] == '/'
+			     ? xstrdup(v->u.str.s)
+			     : xasprintf("%s/%s", c->dir, v->u.str.s);
+	const struct itest_src *src =
+		srclist_add(srcs, path, v->loc.src, v->loc.line, v->loc.col);
+	free(path);
+	struct itest_err inner = ITEST_ERR_INIT;
+	c->api = openapi_load(src, &inner);
+	if (c->api)
+		return 0;
+	if (!inner.loc.line) /* the file itself: say so at `openapi:` */
+		return err_set(err, &v->loc, "%s", inner.msg);
+	*err = inner;
+	return -1;
 }
 
 static int load_stub(struct component *c, struct srclist *srcs,
@@ -265,8 +289,7 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 		const struct ivalue *n = c->node, *v;
 		if (keys_check(n, component_keys, "component", err) < 0)
 			return -1;
-		static const char *const later[] = {"coverage", "openapi",
-						    NULL};
+		static const char *const later[] = {"coverage", NULL};
 		for (size_t k = 0; later[k]; k++)
 			if (iv_member(n, later[k]))
 				return err_set(err,
@@ -341,7 +364,8 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 				c->needs[c->nneeds++] = (size_t)j;
 			}
 		}
-		if (load_stub(c, srcs, err) < 0)
+		if (load_openapi(c, srcs, err) < 0 ||
+		    load_stub(c, srcs, err) < 0)
 			return -1;
 	}
 	unsigned char *state = xcalloc(s->ncomponents + 1, 1);
@@ -360,6 +384,7 @@ void components_free(struct suite *s)
 		free(s->components[i].needs);
 		free(s->components[i].stub_dir);
 		iv_free(s->components[i].stub_doc);
+		openapi_free(s->components[i].api);
 	}
 	free(s->components);
 	s->components = NULL;

@@ -31,11 +31,13 @@ struct component {
 	size_t *needs; /* indices into the suite's components */
 	size_t nneeds;
 	int layer; /* 0 if it needs nothing, else 1 + its needs' highest */
-	int always_stub; /* no run and no deploy: a stub in every stage */
+	int always_stub;     /* no run and no deploy: a stub in every stage */
+	struct openapi *api; /* `openapi:` (owned), or NULL */
 };
 
 struct suite;
 struct build;
+struct openapi;
 
 /*
  * Reads the `components` maps of a suite and its includes (`maps`, in

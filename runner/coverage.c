@@ -4,6 +4,7 @@
  */
 #include "common.h"
 #include "coverage.h"
+#include "openapi.h"
 
 struct cov_comp {
 	char *name;
@@ -15,11 +16,18 @@ struct cov_edge {
 	size_t tests, passed;
 };
 
+struct cov_op {
+	char *component, *op; /* "orders", "GET /orders/{id}" */
+	size_t requests;
+};
+
 struct coverage_map {
 	struct cov_comp *comps;
 	size_t ncomps;
 	struct cov_edge *edges;
 	size_t nedges;
+	struct cov_op *ops; /* in the order the documents list them */
+	size_t nops;
 };
 
 struct coverage_map *coverage_new(void)
@@ -37,8 +45,13 @@ void coverage_free(struct coverage_map *c)
 		free(c->edges[i].from);
 		free(c->edges[i].to);
 	}
+	for (size_t i = 0; i < c->nops; i++) {
+		free(c->ops[i].component);
+		free(c->ops[i].op);
+	}
 	free(c->comps);
 	free(c->edges);
+	free(c->ops);
 	free(c);
 }
 
@@ -69,6 +82,27 @@ static struct cov_edge *edge_get(struct coverage_map *c, const char *from,
 	return e;
 }
 
+static struct cov_op *op_get(struct coverage_map *c, const char *component,
+			     const char *op)
+{
+	for (size_t i = 0; i < c->nops; i++)
+		if (!strcmp(c->ops[i].component, component) &&
+		    !strcmp(c->ops[i].op, op))
+			return &c->ops[i];
+	c->ops = xrealloc(c->ops, (c->nops + 1) * sizeof(*c->ops));
+	struct cov_op *o = &c->ops[c->nops++];
+	o->component = xstrdup(component);
+	o->op = xstrdup(op);
+	o->requests = 0;
+	return o;
+}
+
+void coverage_add_api_hit(struct coverage_map *c, const char *component,
+			  const char *op, size_t requests)
+{
+	op_get(c, component, op)->requests += requests;
+}
+
 void coverage_add_suite(struct coverage_map *c, const struct suite *su)
 {
 	for (size_t i = 0; i < su->ncomponents; i++) {
@@ -76,6 +110,8 @@ void coverage_add_suite(struct coverage_map *c, const struct suite *su)
 		if (k->always_stub)
 			continue;
 		comp_get(c, k->name);
+		for (size_t o = 0; o < openapi_count(k->api); o++)
+			op_get(c, k->name, openapi_op(k->api, o));
 		for (size_t n = 0; n < k->nneeds; n++) {
 			const struct component *to =
 				&su->components[k->needs[n]];
@@ -126,6 +162,15 @@ static int cmp_edge(const void *a, const void *b)
 	return r ? r : strcmp(x->to, y->to);
 }
 
+void coverage_api_counts(const struct coverage_map *c, size_t *hit,
+			 size_t *total)
+{
+	*hit = 0;
+	*total = c->nops;
+	for (size_t i = 0; i < c->nops; i++)
+		*hit += c->ops[i].requests > 0;
+}
+
 void coverage_counts(const struct coverage_map *c, size_t *comp_cov,
 		     size_t *comp_total, size_t *if_cov, size_t *if_total)
 {
@@ -172,14 +217,27 @@ struct ivalue *coverage_json(const struct coverage_map *c)
 	}
 	free(cs);
 	free(es);
-	size_t cc, ct, ic, it;
+	struct ivalue *ops = iv_arr();
+	for (size_t i = 0; i < c->nops; i++) {
+		struct ivalue *k = iv_obj();
+		iv_set(k, "component", iv_str(c->ops[i].component));
+		iv_set(k, "operation", iv_str(c->ops[i].op));
+		iv_set(k, "hit", iv_bool(c->ops[i].requests > 0));
+		iv_set(k, "requests", iv_int((int64_t)c->ops[i].requests));
+		iv_push(ops, k);
+	}
+	size_t cc, ct, ic, it, oh, ot;
 	coverage_counts(c, &cc, &ct, &ic, &it);
+	coverage_api_counts(c, &oh, &ot);
 	iv_set(sum, "components", iv_int((int64_t)ct));
 	iv_set(sum, "components_covered", iv_int((int64_t)cc));
 	iv_set(sum, "interfaces", iv_int((int64_t)it));
 	iv_set(sum, "interfaces_covered", iv_int((int64_t)ic));
+	iv_set(sum, "operations", iv_int((int64_t)ot));
+	iv_set(sum, "operations_hit", iv_int((int64_t)oh));
 	iv_set(o, "summary", sum);
 	iv_set(o, "components", comps);
 	iv_set(o, "interfaces", ifs);
+	iv_set(o, "operations", ops);
 	return o;
 }

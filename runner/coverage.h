@@ -5,7 +5,9 @@
  * ends real.  Components are counted by name across suites (the shop suites
  * include one system.yml, so `orders` is one component); components that
  * are always stubs (no `run`, no `deploy`) are third parties, not part of
- * the system, and are left out.
+ * the system, and are left out.  A component with an `openapi:` document
+ * adds its operations, each hit or missed by the HTTP steps that reached
+ * the component.
  */
 #ifndef ITEST_COVERAGE_H
 #define ITEST_COVERAGE_H
@@ -31,10 +33,19 @@ void coverage_add_test(struct coverage_map *c, const struct suite *su,
 		       const struct test *t, const unsigned char *real,
 		       enum itest_status status);
 
+/* `requests` more requests (HTTP steps) matched the operation `op`
+ * ("GET /orders/{id}") of the component's OpenAPI document. */
+void coverage_add_api_hit(struct coverage_map *c, const char *component,
+			  const char *op, size_t requests);
+/* Operations of the components' OpenAPI documents: hit and in all. */
+void coverage_api_counts(const struct coverage_map *c, size_t *hit,
+			 size_t *total);
+
 /* Counts for the console: covered / total components and interfaces. */
 void coverage_counts(const struct coverage_map *c, size_t *comp_cov,
 		     size_t *comp_total, size_t *if_cov, size_t *if_total);
-/* {"components": [...], "interfaces": [...], "summary": {...}} */
+/* {"summary": {...}, "components": [...], "interfaces": [...],
+ *  "operations": [...]} */
 struct ivalue *coverage_json(const struct coverage_map *c);
 
 #endif

@@ -1217,8 +1217,8 @@ int deploy_check(struct deployment *d, const unsigned char *covers,
 	return dead;
 }
 
-const char *deploy_component_at(const struct deployment *d, const char *host,
-				int port)
+const struct component *deploy_component_at(const struct deployment *d,
+					    const char *host, int port)
 {
 	if (!d || port <= 0 || !host)
 		return NULL;
@@ -1228,7 +1228,7 @@ const char *deploy_component_at(const struct deployment *d, const char *host,
 		return NULL;
 	for (size_t i = 0; i < d->n; i++)
 		if (d->comps[i].port == port)
-			return d->comps[i].c->name;
+			return d->comps[i].c;
 	return NULL;
 }
 

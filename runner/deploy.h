@@ -65,10 +65,10 @@ int deploy_check(struct deployment *d, const unsigned char *covers,
 
 /* The stub server currently standing in for component `c`, or NULL. */
 struct stubsrv *deploy_stub(struct deployment *d, size_t c);
-/* The component listening at host:port in this deployment (its name, the
- * suite's string), or NULL: which component a step reached (metrics). */
-const char *deploy_component_at(const struct deployment *d, const char *host,
-				int port);
+/* The component listening at host:port in this deployment, or NULL:
+ * which component a step reached (metrics, API coverage). */
+const struct component *deploy_component_at(const struct deployment *d,
+					    const char *host, int port);
 
 /* Stops everything (stop signal, grace, then SIGKILL to each group; an
  * engine's `down`; stub servers closed) and releases the ports.  Accepts

@@ -22,6 +22,7 @@
 #include "coverage.h"
 #include "expect.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "plan.h"
 #include "reaper.h"
 #include "reporter.h"
@@ -127,9 +128,17 @@ struct run {
 };
 
 /* One worker thread: its driver sessions are its own. */
+/* Requests that matched an operation of a component's OpenAPI. */
+struct api_hit {
+	const struct component *c;
+	size_t op, count;
+};
+
 struct worker {
 	const struct stage *last; /* the stage of its last test */
 	struct run *run;
+	struct api_hit *hits; /* this worker's, one per operation */
+	size_t nhits, ahits;
 	struct metrics metrics; /* this worker's steps */
 	void **sessions;	/* per driver in itest_drivers[] */
 	unsigned char *opened;
@@ -185,6 +194,31 @@ static int spin_setup(struct itest_spin *sp)
 	}
 	atomic_init(&sp->slots, cpus > 1 ? (int)(cpus / 2) : 0);
 	return 0;
+}
+
+/* "GET /orders/42" reached `c`: counts for the operation it matches. */
+static void note_api_hit(struct worker *w, const struct component *c,
+			 const char *request)
+{
+	const char *sp = strchr(request, ' ');
+	if (!sp)
+		return;
+	char method[16];
+	size_t n = (size_t)(sp - request);
+	if (n >= sizeof(method))
+		return;
+	memcpy(method, request, n);
+	method[n] = '\0';
+	long op = openapi_match(c->api, method, sp + 1);
+	if (op < 0)
+		return;
+	for (size_t i = 0; i < w->nhits; i++)
+		if (w->hits[i].c == c && w->hits[i].op == (size_t)op) {
+			w->hits[i].count++;
+			return;
+		}
+	XGROW(w->hits, w->ahits, w->nhits + 1);
+	w->hits[w->nhits++] = (struct api_hit){c, (size_t)op, 1};
 }
 
 static int cancelled(int fd)
@@ -378,14 +412,18 @@ static enum itest_status run_driver_step(struct exec *x, const struct step *st,
 			} else {
 				double t_exec = now_ms();
 				status = st->drv->exec(sess, &ctx, arg, &res);
+				const struct component *to =
+					deploy_component_at(
+						x->stage->stream->dep,
+						res.target_host,
+						res.target_port);
 				metrics_add(&x->w->metrics,
-					    deploy_component_at(
-						    x->stage->stream->dep,
-						    res.target_host,
-						    res.target_port),
-					    st->drv_key, t_exec,
-					    now_ms() - t_exec,
+					    to ? to->name : NULL, st->drv_key,
+					    t_exec, now_ms() - t_exec,
 					    status == IT_ERROR);
+				if (to && to->api && res.target_request)
+					note_api_hit(x->w, to,
+						     res.target_request);
 				if (status != IT_PASS)
 					strbuf_add(why, res.message.buf,
 						   res.message.len);
@@ -1766,6 +1804,13 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 	r->coverage = coverage_new();
 	for (size_t i = 0; i < r->nplans; i++)
 		coverage_add_suite(r->coverage, r->plans[i].suite);
+	for (int i = 0; i < nworkers; i++)
+		for (size_t k = 0; k < workers[i].nhits; k++) {
+			const struct api_hit *h = &workers[i].hits[k];
+			coverage_add_api_hit(r->coverage, h->c->name,
+					     openapi_op(h->c->api, h->op),
+					     h->count);
+		}
 	for (size_t i = 0; i < r->nstages; i++) {
 		const struct stage *s = &r->stages[i];
 		for (size_t k = 0; k < s->ntests && k < s->rep.ncases; k++)
@@ -1826,6 +1871,7 @@ out:
 		free(workers[i].sessions);
 		free(workers[i].opened);
 		metrics_release(&workers[i].metrics);
+		free(workers[i].hits);
 	}
 	free(workers);
 	free(threads);

@@ -33,9 +33,9 @@ grep -q 'name="shop-broken-interface/stage-2"' "$tmp/o/broken/junit.xml" ||
 
 # integration coverage: the main job covers the whole shop; the broken
 # run shows the interface that failed, tried once and not covered
-grep -q '^coverage: 4 of 4 components, 2 of 2 interfaces$' "$tmp/main.out" ||
+grep -q '^coverage: 4 of 4 components, 2 of 2 interfaces, 8 of 13 API operations$' "$tmp/main.out" ||
   { cat "$tmp/main.out"; fail "main job: coverage line"; }
-grep -q '^coverage: 1 of 3 components, 0 of 2 interfaces$' "$tmp/b.out" ||
+grep -q '^coverage: 1 of 3 components, 0 of 2 interfaces, [0-9]* of 9 API operations$' "$tmp/b.out" ||
   fail "broken run: coverage line"
 python3 - "$tmp/o/broken/coverage/coverage.json" "$tmp/o/broken/run.json" <<'PY' ||
 import json, sys
@@ -45,6 +45,10 @@ e = edges[("orders", "inventory")]
 assert (e["covered"], e["tests"], e["passed"]) == (False, 1, 0), e
 e = edges[("web", "orders")]
 assert (e["covered"], e["tests"]) == (False, 0), e  # its stage was blocked
+ops = {(o["component"], o["operation"]): o for o in cov["operations"]}
+assert ops[("inventory", "GET /items/{sku}")]["hit"], ops
+assert not ops[("web", "GET /api/orders/{id}")]["hit"], ops
+assert cov["summary"]["operations"] == 9, cov["summary"]  # its own orders has no openapi
 comps = {c["name"]: c for c in cov["components"]}
 assert comps["inventory"]["covered"] and not comps["orders"]["covered"], comps
 assert json.load(open(sys.argv[2]))["coverage"] == cov
