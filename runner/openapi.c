@@ -64,18 +64,17 @@ static void add_op(struct openapi *a, const char *method, const char *path)
 		op->literal += !is_template(op->segs[i]);
 }
 
-struct openapi *openapi_load(const struct itest_src *src, struct itest_err *err)
+/* The operations of a parsed document, which it frees. */
+static struct openapi *from_doc(struct ivalue *doc, const struct itest_src *src,
+				struct itest_err *err)
 {
-	struct ivalue *doc = yaml_load_file(src, err);
-	if (!doc)
-		return NULL;
 	struct openapi *a = NULL;
 	const struct ivalue *paths = iv_get(doc, "paths");
 	if (doc->type != IV_OBJ || !paths || paths->type != IV_OBJ) {
 		struct itest_loc loc = {src, 1, 1};
 		err_set(err, doc->type == IV_OBJ ? &doc->loc : &loc,
 			"'%s' is not an OpenAPI document (no 'paths' map)",
-			src->path);
+			src ? src->path : "the text");
 		goto out;
 	}
 	a = xcalloc(1, sizeof(*a));
@@ -103,6 +102,20 @@ struct openapi *openapi_load(const struct itest_src *src, struct itest_err *err)
 out:
 	iv_free(doc);
 	return a;
+}
+
+struct openapi *openapi_load(const struct itest_src *src, struct itest_err *err)
+{
+	struct ivalue *doc = yaml_load_file(src, err);
+	return doc ? from_doc(doc, src, err) : NULL;
+}
+
+struct openapi *openapi_parse(const char *text, size_t len,
+			      const struct itest_src *src,
+			      struct itest_err *err)
+{
+	struct ivalue *doc = yaml_parse(text, len, src, err);
+	return doc ? from_doc(doc, src, err) : NULL;
 }
 
 void openapi_free(struct openapi *a)

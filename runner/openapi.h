@@ -21,6 +21,10 @@ struct openapi;
  */
 struct openapi *openapi_load(const struct itest_src *src,
 			     struct itest_err *err);
+/* The same from text in memory (`src` may be NULL). */
+struct openapi *openapi_parse(const char *text, size_t len,
+			      const struct itest_src *src,
+			      struct itest_err *err);
 void openapi_free(struct openapi *a);
 
 size_t openapi_count(const struct openapi *a);
