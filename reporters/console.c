@@ -303,6 +303,15 @@ static int console_finish(void *p, const struct rep_run *run,
 			strbuf_addch(&sb, '\n');
 		}
 	}
+	if (run->code && run->code->files)
+		strbuf_addf(&sb,
+			    "code coverage: %.1f%% of %zu lines in %zu %s "
+			    "(coverage/lcov.info, coverage/cobertura.xml)\n",
+			    100.0 * (double)run->code->covered /
+				    (double)(run->code->lines ? run->code->lines
+							      : 1),
+			    run->code->lines, run->code->files,
+			    plural(run->code->files, "file", "files"));
 	add_latency(&sb, run->metrics);
 	if (run->run_dir) {
 		strbuf_addf(&sb, "run folder: %s\n", run->run_dir);

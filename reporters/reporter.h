@@ -15,6 +15,7 @@
 #include "driver.h"
 #include "mask.h"
 #include "coverage.h"
+#include "gcov.h"
 #include "metrics.h"
 
 /* An earlier failed attempt of a test that was retried. */
@@ -75,6 +76,7 @@ struct rep_run {
 	struct rep_counts counts;
 	const struct metrics *metrics;	     /* per component and driver */
 	const struct coverage_map *coverage; /* integration coverage */
+	const struct gcov_summary *code; /* gcov-built components, or NULL */
 };
 
 struct rep_opts {

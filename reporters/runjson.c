@@ -129,6 +129,15 @@ static int runjson_finish(void *p, const struct rep_run *run,
 	       run->metrics ? metrics_json(run->metrics) : iv_arr());
 	iv_set(o, "coverage",
 	       run->coverage ? coverage_json(run->coverage) : iv_null());
+	if (run->code) {
+		struct ivalue *code = iv_obj();
+		iv_set(code, "files", iv_int((int64_t)run->code->files));
+		iv_set(code, "lines", iv_int((int64_t)run->code->lines));
+		iv_set(code, "lines_covered",
+		       iv_int((int64_t)run->code->covered));
+		iv_set(code, "gcda_files", iv_int((int64_t)run->code->gcda));
+		iv_set(o, "code_coverage", code);
+	}
 	json_emit(&doc, o, 1);
 	strbuf_addch(&doc, '\n');
 	strbuf_addf(&path, "%s/run.json", run->run_dir);

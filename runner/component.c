@@ -289,14 +289,15 @@ int components_load(struct suite *s, const struct ivalue *const *maps,
 		const struct ivalue *n = c->node, *v;
 		if (keys_check(n, component_keys, "component", err) < 0)
 			return -1;
-		static const char *const later[] = {"coverage", NULL};
-		for (size_t k = 0; later[k]; k++)
-			if (iv_member(n, later[k]))
-				return err_set(err,
-					       &iv_member(n, later[k])->kloc,
-					       "'%s' is not supported by this "
-					       "version of itest",
-					       later[k]);
+		if ((v = iv_get(n, "coverage"))) {
+			if (strcmp(v->u.str.s, "gcov"))
+				return err_set(err, &v->loc,
+					       "'coverage' is 'gcov' (the code "
+					       "coverage itest collects), not "
+					       "'%s'",
+					       v->u.str.s);
+			c->gcov = 1;
+		}
 		c->run = iv_get(n, "run");
 		c->env = iv_get(n, "env");
 		c->cwd = iv_get(n, "cwd");

@@ -33,6 +33,7 @@ struct component {
 	int layer; /* 0 if it needs nothing, else 1 + its needs' highest */
 	int always_stub;     /* no run and no deploy: a stub in every stage */
 	struct openapi *api; /* `openapi:` (owned), or NULL */
+	int gcov;	     /* `coverage: gcov` */
 };
 
 struct suite;

@@ -309,10 +309,15 @@ static char **build_env(const struct deployment *d, const struct dcomp *dc,
 			return NULL;
 		}
 	}
-	size_t n = 4 + c->nneeds + (env ? env->u.obj.n : 0), k = 0;
+	size_t n = 5 + c->nneeds + (env ? env->u.obj.n : 0), k = 0;
 	char **v = xcalloc(n + 1, sizeof(*v));
 	struct strbuf sb = STRBUF_INIT;
 	v[k++] = xasprintf("PORT=%d", dc->port);
+	/* `coverage: gcov`: the process writes its .gcda files under the
+	 * run folder (runner/gcov.c), not beside its objects */
+	if (c->gcov)
+		v[k++] = xasprintf("GCOV_PREFIX=%s/coverage/gcov/%s/%s",
+				   d->run_dir, d->s->name, c->name);
 	v[k++] = xasprintf("ITEST_RUN_ID=%s", d->run_id);
 	v[k++] = xasprintf("ITEST_RUN_DIR=%s", d->run_dir);
 	v[k++] = xstrdup(dc->marker);

@@ -21,6 +21,7 @@
 #include "deploy.h"
 #include "coverage.h"
 #include "expect.h"
+#include "gcov.h"
 #include "metrics.h"
 #include "openapi.h"
 #include "plan.h"
@@ -124,6 +125,7 @@ struct run {
 	struct itest_spin spin;	 /* busy waiting of the http driver */
 	struct metrics metrics;	 /* every worker's, merged at the end */
 	struct coverage_map *coverage; /* built at the end */
+	struct gcov_summary code;      /* gcov-built components */
 	struct reaper *reaper;
 };
 
@@ -873,6 +875,32 @@ static void run_fixture(struct worker *w, struct stage *s,
 	strbuf_release(&x.detail);
 	strbuf_release(&log);
 	iv_free(builtins);
+}
+
+/* Components built with gcov wrote .gcda files under the run folder as
+ * they stopped: line coverage from them (runner/gcov.c). */
+static void collect_code_coverage(struct run *r)
+{
+	int any = 0;
+	for (size_t i = 0; i < r->nplans && !any; i++) {
+		const struct suite *su = r->plans[i].suite;
+		for (size_t c = 0; c < su->ncomponents; c++)
+			any |= su->components[c].gcov;
+	}
+	if (!any || !r->run_dir)
+		return;
+	struct strbuf notes = STRBUF_INIT;
+	struct itest_err err = ITEST_ERR_INIT;
+	if (gcov_collect(r->run_dir, r->mask, &r->code, &notes, &err) < 0)
+		fprintf(stderr, "itest: warning: code coverage: %s\n", err.msg);
+	for (const char *p = notes.buf; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(stderr, "itest: code coverage: %.*s\n", (int)n, p);
+		p += n + (nl ? 1 : 0);
+	}
+	strbuf_release(&notes);
+	r->rep.code = &r->code;
 }
 
 /* ---- reporting ---- */
@@ -1818,6 +1846,7 @@ int runner_run(const struct itest_opts *o, struct suite **suites, size_t n,
 					  s->ps->real, s->rep.cases[k].status);
 	}
 	r->rep.coverage = r->coverage;
+	collect_code_coverage(r);
 	r->rep.run_id = r->run_id;
 	r->rep.run_dir = r->run_dir;
 	r->rep.time_s = (now_ms() - r->t0) / 1e3;
