@@ -1555,6 +1555,25 @@ static int check_lock_isolation(const struct suite *s, struct itest_err *err)
 				"'isolation: netns' (an engine's services live "
 				"outside the run's network namespace)",
 				s->components[i].name);
+	/* a WebDriver endpoint elsewhere (SPEC 8): the namespace reaches
+	 * nothing but its own loopback */
+	const struct ivalue *wd =
+		s->conf ? iv_get(iv_get(s->conf, "browser"), "webdriver")
+			: NULL;
+	if (wd && wd->type == IV_STR &&
+	    !tpl_has_vars(wd->u.str.s, wd->u.str.len)) {
+		const char *h = strstr(wd->u.str.s, "://");
+		h = h ? h + 3 : wd->u.str.s;
+		size_t n = strcspn(h, ":/");
+		if (!(n >= 4 && !strncmp(h, "127.", 4)) &&
+		    !(n == 9 && !strncmp(h, "localhost", 9)) &&
+		    strncmp(h, "[::1]", 5))
+			return err_set(err, &wd->loc,
+				       "a 'webdriver' on another machine "
+				       "cannot be used with 'isolation: netns' "
+				       "(the run's network namespace reaches "
+				       "only its own loopback)");
+	}
 	return 0;
 }
 
