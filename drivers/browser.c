@@ -228,19 +228,6 @@ struct brun {
 
 /* ---- small helpers ---- */
 
-static int in_list(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(s, *list))
-			return 1;
-	return 0;
-}
-
-static int is_tpl(const struct ivalue *v)
-{
-	return v && v->type == IV_STR && tpl_has_vars(v->u.str.s, v->u.str.len);
-}
-
 static int cancelled(int fd)
 {
 	if (fd < 0)
@@ -379,7 +366,7 @@ static int check_locator(const struct ivalue *v, const char *what,
 			 struct itest_err *err)
 {
 	struct locator l;
-	if (is_tpl(v))
+	if (tpl_value_has_vars(v))
 		return 0;
 	locator_parse(v->u.str.s, &l);
 	if (!*l.value)
@@ -394,7 +381,7 @@ static int check_locator(const struct ivalue *v, const char *what,
 static int check_bool(const struct ivalue *v, const char *what,
 		      struct itest_err *err)
 {
-	if (!v || v->type == IV_BOOL || is_tpl(v))
+	if (!v || v->type == IV_BOOL || tpl_value_has_vars(v))
 		return 0;
 	return err_set(err, &v->loc, "'%s' must be true or false", what);
 }
@@ -402,7 +389,7 @@ static int check_bool(const struct ivalue *v, const char *what,
 static int check_duration(const struct ivalue *v, const char *what,
 			  struct itest_err *err)
 {
-	if (!v || is_tpl(v) || duration_parse_ms(v->u.str.s) >= 0)
+	if (!v || tpl_value_has_vars(v) || duration_parse_ms(v->u.str.s) >= 0)
 		return 0;
 	return err_set(err, &v->loc,
 		       "bad duration for '%s' (write 250ms, 2s or 1m)", what);
@@ -426,7 +413,7 @@ static int check_wait(const struct ivalue *w, struct itest_err *err)
 		return -1;
 	for (size_t i = 0; i < w->u.obj.n; i++) {
 		const struct imember *m = &w->u.obj.m[i];
-		if (!in_list(m->key, wait_kinds))
+		if (!str_in_list(m->key, wait_kinds))
 			continue;
 		if (kind)
 			return err_set(err, &m->kloc,
@@ -462,7 +449,7 @@ static int check_wait(const struct ivalue *w, struct itest_err *err)
 static int check_screenshot(const struct ivalue *v, struct itest_err *err)
 {
 	const char *p = v->u.str.s;
-	if (is_tpl(v))
+	if (tpl_value_has_vars(v))
 		return 0;
 	if (!*p || p[0] == '/' || p[strlen(p) - 1] == '/')
 		return err_set(err, &v->loc,
@@ -482,7 +469,7 @@ static int browser_check_step(const struct ivalue *arg, struct itest_err *err)
 	const struct imember *act = NULL;
 	for (size_t i = 0; i < arg->u.obj.n; i++) {
 		const struct imember *m = &arg->u.obj.m[i];
-		if (!in_list(m->key, actions))
+		if (!str_in_list(m->key, actions))
 			continue;
 		if (act)
 			return err_set(err, &m->kloc,
@@ -504,7 +491,7 @@ static int browser_check_step(const struct ivalue *arg, struct itest_err *err)
 	const struct ivalue *v = act->val;
 	const char *k = act->key;
 	if (!strcmp(k, "open")) {
-		if (!is_tpl(v) && !is_open_url(v->u.str.s))
+		if (!tpl_value_has_vars(v) && !is_open_url(v->u.str.s))
 			return err_set(err, &v->loc,
 				       "'open' needs a URL (http://, "
 				       "https://, file:, about: or data:), "
@@ -533,7 +520,7 @@ static int browser_check_step(const struct ivalue *arg, struct itest_err *err)
 	} else if (!strcmp(k, "alert")) {
 		static const char *const ops[] = {"accept", "dismiss", "text",
 						  NULL};
-		if (!is_tpl(v) && !in_list(v->u.str.s, ops))
+		if (!tpl_value_has_vars(v) && !str_in_list(v->u.str.s, ops))
 			return err_set(err, &v->loc,
 				       "'alert' takes accept, dismiss or text, "
 				       "not '%s'",
@@ -574,7 +561,7 @@ static int browser_check_conf(const struct ivalue *conf, struct itest_err *err)
 	for (size_t i = 0; conf->type == IV_OBJ && i < conf->u.obj.n; i++) {
 		const struct imember *m = &conf->u.obj.m[i];
 		const char *near;
-		if (in_list(m->key, names))
+		if (str_in_list(m->key, names))
 			continue;
 		if ((near = suggest_name(m->key, names)))
 			return err_set(err, &m->val->loc,
@@ -587,7 +574,8 @@ static int browser_check_conf(const struct ivalue *conf, struct itest_err *err)
 	if (keys_check(conf, conf_keys, "'browser'", err) < 0)
 		return -1;
 	v = iv_get(conf, "webdriver");
-	if (v && !is_tpl(v) && strncasecmp(v->u.str.s, "http://", 7) &&
+	if (v && !tpl_value_has_vars(v) &&
+	    strncasecmp(v->u.str.s, "http://", 7) &&
 	    strncasecmp(v->u.str.s, "https://", 8))
 		return err_set(err, &v->loc,
 			       "'webdriver' needs the http:// URL of a running "
@@ -614,7 +602,7 @@ static int browser_check_conf(const struct ivalue *conf, struct itest_err *err)
 	if (check_bool(iv_get(conf, "headless"), "headless", err) < 0)
 		return -1;
 	v = iv_get(conf, "window");
-	if (v && !is_tpl(v) && parse_window(v->u.str.s, &w, &h) < 0)
+	if (v && !tpl_value_has_vars(v) && parse_window(v->u.str.s, &w, &h) < 0)
 		return err_set(err, &v->loc,
 			       "bad 'window' '%s' (write WIDTHxHEIGHT, e.g. "
 			       "1280x800)",
@@ -622,7 +610,7 @@ static int browser_check_conf(const struct ivalue *conf, struct itest_err *err)
 	if (check_duration(iv_get(conf, "wait"), "wait", err) < 0)
 		return -1;
 	v = iv_get(conf, "session");
-	if (v && !is_tpl(v) && strcmp(v->u.str.s, "test") &&
+	if (v && !tpl_value_has_vars(v) && strcmp(v->u.str.s, "test") &&
 	    strcmp(v->u.str.s, "suite"))
 		return err_set(err, &v->loc,
 			       "'session' is test (a fresh browser per test) "

@@ -138,19 +138,6 @@ static void slist_add(struct curl_slist **l, const char *s)
 	*l = n;
 }
 
-static int in_list(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(s, *list))
-			return 1;
-	return 0;
-}
-
-static int is_tpl(const struct ivalue *v)
-{
-	return v && v->type == IV_STR && tpl_has_vars(v->u.str.s, v->u.str.len);
-}
-
 static int is_scalar(const struct ivalue *v)
 {
 	return v->type == IV_STR || v->type == IV_NUM || v->type == IV_BOOL;
@@ -290,7 +277,7 @@ static int check_bool(const struct ivalue *arg, const char *key,
 		      struct itest_err *err)
 {
 	const struct ivalue *v = iv_get(arg, key);
-	if (!v || v->type == IV_BOOL || is_tpl(v))
+	if (!v || v->type == IV_BOOL || tpl_value_has_vars(v))
 		return 0;
 	return err_set(err, &v->loc,
 		       "'%s' in 'http' step must be true or false", key);
@@ -299,7 +286,7 @@ static int check_bool(const struct ivalue *arg, const char *key,
 static int check_url(const struct ivalue *v, const char *key,
 		     struct itest_err *err)
 {
-	if (is_tpl(v) || has_http_scheme(v->u.str.s))
+	if (tpl_value_has_vars(v) || has_http_scheme(v->u.str.s))
 		return 0;
 	return err_set(err, &v->loc,
 		       "'%s' in 'http' step needs an http:// or https:// URL, "
@@ -378,7 +365,7 @@ static int check_auth(const struct ivalue *auth, struct itest_err *err)
 			       "'auth' takes one of 'basic: [user, password]' "
 			       "and 'bearer: TOKEN'");
 	const struct ivalue *b = iv_get(auth, "basic");
-	if (b && b->type == IV_STR && !is_tpl(b))
+	if (b && b->type == IV_STR && !tpl_value_has_vars(b))
 		return err_set(err, &b->loc,
 			       "'basic' takes a list: [user, password]");
 	if (b && b->type == IV_ARR &&
@@ -395,7 +382,7 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 	const struct imember *body = NULL;
 	for (size_t i = 0; i < arg->u.obj.n; i++) {
 		const struct imember *m = &arg->u.obj.m[i];
-		if (in_list(m->key, url_keys)) {
+		if (str_in_list(m->key, url_keys)) {
 			if (shorthand)
 				return err_set(err, &m->kloc,
 					       "'http' step has two methods "
@@ -405,7 +392,7 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 			if (check_url(m->val, m->key, err) < 0)
 				return -1;
 		}
-		if (in_list(m->key, body_keys)) {
+		if (str_in_list(m->key, body_keys)) {
 			if (body)
 				return err_set(err, &m->kloc,
 					       "'http' step has two bodies "
@@ -430,7 +417,7 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 			       "options), or 'method' and 'url'");
 	if (url && check_url(url->val, "url", err) < 0)
 		return -1;
-	if (method && !is_tpl(method->val) &&
+	if (method && !tpl_value_has_vars(method->val) &&
 	    !is_token(method->val->u.str.s, method->val->u.str.len))
 		return err_set(err, &method->val->loc, "bad HTTP method '%s'",
 			       method->val->u.str.s);
@@ -455,19 +442,19 @@ static int http_check_step(const struct ivalue *arg, struct itest_err *err)
 		if (check_bool(arg, bools[i], err) < 0)
 			return -1;
 	v = iv_get(arg, "max-redirects");
-	if (v && !is_tpl(v) &&
+	if (v && !tpl_value_has_vars(v) &&
 	    (v->type != IV_NUM || !(v->flags & IVF_INT) || v->u.num.i < 0))
 		return err_set(err, &v->loc,
 			       "'max-redirects' in 'http' step must be a whole "
 			       "number >= 0");
 	v = iv_get(arg, "timeout");
-	if (v && !is_tpl(v) && duration_parse_ms(v->u.str.s) <= 0)
+	if (v && !tpl_value_has_vars(v) && duration_parse_ms(v->u.str.s) <= 0)
 		return err_set(err, &v->loc,
 			       "bad duration for 'timeout' in 'http' step "
 			       "(write 250ms, 2s or 1m)");
 	v = iv_get(arg, "body-cap");
 	uint64_t sz;
-	if (v && !is_tpl(v) &&
+	if (v && !tpl_value_has_vars(v) &&
 	    (v->type == IV_NUM ? !(v->flags & IVF_INT) || v->u.num.i < 1
 			       : parse_size(v->u.str.s, &sz) < 0 || !sz))
 		return err_set(err, &v->loc,

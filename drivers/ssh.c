@@ -88,11 +88,6 @@ struct ssh_session {
 
 /* ---- small helpers ---- */
 
-static int is_tpl(const struct ivalue *v)
-{
-	return v && v->type == IV_STR && tpl_has_vars(v->u.str.s, v->u.str.len);
-}
-
 static int is_scalar(const struct ivalue *v)
 {
 	return v->type == IV_STR || v->type == IV_NUM || v->type == IV_BOOL;
@@ -228,7 +223,7 @@ static int check_host_entry(const struct imember *m, struct itest_err *err)
 		return err_set(err, &v->loc, "'host' of host '%s' is empty",
 			       m->key);
 	v = iv_get(e, "port");
-	if (v && !is_tpl(v) && port_of(v) < 0)
+	if (v && !tpl_value_has_vars(v) && port_of(v) < 0)
 		return err_set(err, &v->loc,
 			       "'port' of host '%s' must be a port number "
 			       "(1 to 65535)",
@@ -236,20 +231,21 @@ static int check_host_entry(const struct imember *m, struct itest_err *err)
 	static const char *const bools[] = {"agent", "insecure-host-key", NULL};
 	for (size_t i = 0; bools[i]; i++) {
 		v = iv_get(e, bools[i]);
-		if (v && !is_tpl(v) && bool_of(v) < 0)
+		if (v && !tpl_value_has_vars(v) && bool_of(v) < 0)
 			return err_set(err, &v->loc,
 				       "'%s' of host '%s' must be true or "
 				       "false",
 				       bools[i], m->key);
 	}
 	v = iv_get(e, "connect-timeout");
-	if (v && !is_tpl(v) && duration_parse_ms(v->u.str.s) <= 0)
+	if (v && !tpl_value_has_vars(v) && duration_parse_ms(v->u.str.s) <= 0)
 		return err_set(err, &v->loc,
 			       "bad duration for 'connect-timeout' of host "
 			       "'%s' (write 250ms, 2s or 1m)",
 			       m->key);
 	v = iv_get(e, "host-key");
-	if (v && !is_tpl(v) && host_key_parse(v->u.str.s, NULL, NULL) < 0)
+	if (v && !tpl_value_has_vars(v) &&
+	    host_key_parse(v->u.str.s, NULL, NULL) < 0)
 		return err_set(err, &v->loc,
 			       "bad 'host-key' of host '%s': write the SHA256 "
 			       "fingerprint as ssh-keygen -lf prints it "
@@ -329,7 +325,7 @@ static int check_put(const struct ivalue *put, struct itest_err *err)
 				       names[i]);
 	}
 	const struct ivalue *mode = iv_get(put, "mode");
-	if (mode && !is_tpl(mode) && mode_of(mode) < 0)
+	if (mode && !tpl_value_has_vars(mode) && mode_of(mode) < 0)
 		return err_set(err, &mode->loc,
 			       "bad 'mode' in 'put' (write octal digits, as "
 			       "\"0644\")");
@@ -396,10 +392,10 @@ static int ssh_check_step(const struct ivalue *arg, struct itest_err *err)
 	if (v && check_env(v, err) < 0)
 		return -1;
 	v = iv_get(arg, "host");
-	if (!is_tpl(v) && !v->u.str.len)
+	if (!tpl_value_has_vars(v) && !v->u.str.len)
 		return err_set(err, &v->loc, "'host' in 'ssh' step is empty");
 	v = iv_get(arg, "timeout");
-	if (v && !is_tpl(v) && duration_parse_ms(v->u.str.s) <= 0)
+	if (v && !tpl_value_has_vars(v) && duration_parse_ms(v->u.str.s) <= 0)
 		return err_set(err, &v->loc,
 			       "bad duration for 'timeout' in 'ssh' step "
 			       "(write 250ms, 2s or 1m)");
@@ -412,7 +408,7 @@ static int ssh_check_step_conf(const struct ivalue *arg,
 			       const struct ivalue *conf, struct itest_err *err)
 {
 	const struct ivalue *h = iv_get(arg, "host");
-	if (!h || is_tpl(h))
+	if (!h || tpl_value_has_vars(h))
 		return 0;
 	if (!conf || !conf->u.obj.n)
 		return err_set(err, &h->loc,
@@ -446,7 +442,7 @@ static const struct ivalue *ssh_step_conf(const struct ivalue *arg,
 					  const struct ivalue *conf)
 {
 	const struct ivalue *h = iv_get(arg, "host");
-	if (!h || h->type != IV_STR || is_tpl(h))
+	if (!h || h->type != IV_STR || tpl_value_has_vars(h))
 		return conf;
 	return iv_get(conf, h->u.str.s);
 }

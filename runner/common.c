@@ -154,3 +154,11 @@ void strlist_release(struct strlist *l)
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
+
+int str_in_list(const char *s, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}

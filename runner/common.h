@@ -38,6 +38,9 @@ int64_t wall_ms(void);
 /* Parse a duration "250ms", "2s", "1m", "1.5s"; -1 on error. */
 int64_t duration_parse_ms(const char *s);
 
+/* Is `s` one of the strings of a NULL-ended list (NULL: an empty one)? */
+int str_in_list(const char *s, const char *const *list);
+
 /* mkdir -p: creates `path` and its missing parents with `mode`.  0, or
  * -1 with errno set (an existing folder is fine). */
 int mkdir_p(const char *path, unsigned mode);

@@ -48,24 +48,16 @@ static const char *const capture_sources[] = {
 	"header", "regex", "stdout", "cookie", "xpath", NULL,
 };
 
-static int in_list(const char *s, const char *const *list)
-{
-	for (; list && *list; list++)
-		if (!strcmp(s, *list))
-			return 1;
-	return 0;
-}
-
 /* Does a driver with these result parts have `name`?  NULL parts (an
  * external driver's) may be anything. */
 static int offers(const char *const *parts, const char *name)
 {
-	return !parts || in_list(name, parts);
+	return !parts || str_in_list(name, parts);
 }
 
 static int is_text_part(const char *part)
 {
-	return part && in_list(part, text_parts);
+	return part && str_in_list(part, text_parts);
 }
 
 /* Equality on these parts ignores one trailing newline of the actual. */
@@ -80,17 +72,12 @@ static int is_oneof_part(const char *part)
 	return part && (!strcmp(part, "status") || !strcmp(part, "exit"));
 }
 
-static int is_tpl(const struct ivalue *v)
-{
-	return v && v->type == IV_STR && tpl_has_vars(v->u.str.s, v->u.str.len);
-}
-
 static int is_pred_map(const struct ivalue *v)
 {
 	if (!v || v->type != IV_OBJ || !v->u.obj.n)
 		return 0;
 	for (size_t i = 0; i < v->u.obj.n; i++)
-		if (!in_list(v->u.obj.m[i].key, predicate_names))
+		if (!str_in_list(v->u.obj.m[i].key, predicate_names))
 			return 0;
 	return 1;
 }
@@ -782,7 +769,7 @@ static int op_eval(const char *op, const struct ivalue *x,
 	} else if (!strcmp(op, "type")) {
 		/* an unquoted `type: null` is YAML's null: the type null */
 		const char *t = x->type == IV_NULL ? "null" : iv_strval(x);
-		if (!t || !in_list(t, type_names))
+		if (!t || !str_in_list(t, type_names))
 			return eval_error(c, "'type' needs one of null, "
 					     "boolean, integer, number, "
 					     "string, array, object");
@@ -884,7 +871,7 @@ static int elementwise(const struct ivalue *x)
 	if (!is_pred_map(x))
 		return 0;
 	for (size_t i = 0; i < x->u.obj.n; i++)
-		if (!in_list(x->u.obj.m[i].key, ops))
+		if (!str_in_list(x->u.obj.m[i].key, ops))
 			return 0;
 	return 1;
 }
@@ -1049,7 +1036,7 @@ static char *schema_path(const char *base_dir, const char *path)
 static int has_tpl(const struct ivalue *v)
 {
 	if (v->type == IV_STR)
-		return is_tpl(v);
+		return tpl_value_has_vars(v);
 	if (v->type == IV_ARR)
 		for (size_t i = 0; i < v->u.arr.n; i++)
 			if (has_tpl(v->u.arr.v[i]))
@@ -1245,7 +1232,7 @@ enum itest_status expect_eval(const struct ivalue *expect,
 			r = eval_json(m->val, res, &c);
 		else if (!strcmp(m->key, "headers"))
 			r = eval_keyed(m->val, "headers", 1, res, &c);
-		else if (in_list(m->key, res->keyed))
+		else if (str_in_list(m->key, res->keyed))
 			r = eval_keyed(m->val, m->key, 0, res, &c);
 		else if (!strcmp(m->key, "namespaces"))
 			r = 1; /* settings of `xpath` */
@@ -1503,7 +1490,7 @@ static int check_regex(const struct ivalue *v, size_t skip,
 	const char *pat = v->u.str.s + skip;
 	size_t len = v->u.str.len - skip;
 	pcre2_code *re;
-	if (is_tpl(v))
+	if (tpl_value_has_vars(v))
 		return 0;
 	re = regex_compile(pat, len, utf8_valid(pat, len), &msg);
 	if (!re) {
@@ -1524,7 +1511,7 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 	const struct itest_loc *loc = &x->loc;
 	if (!strcmp(op, "gt") || !strcmp(op, "ge") || !strcmp(op, "lt") ||
 	    !strcmp(op, "le")) {
-		if (is_tpl(x) || x->type == IV_NUM)
+		if (tpl_value_has_vars(x) || x->type == IV_NUM)
 			return 0;
 		if (x->type != IV_STR)
 			return err_set(err, loc,
@@ -1554,7 +1541,7 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 			       iv_kind(x));
 	}
 	if (!strcmp(op, "one-of")) {
-		if (x->type == IV_ARR || is_tpl(x))
+		if (x->type == IV_ARR || tpl_value_has_vars(x))
 			return 0;
 		return err_set(err, loc, "'one-of' needs a list, got %s",
 			       iv_kind(x));
@@ -1562,7 +1549,7 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 	if (!strcmp(op, "type")) {
 		const char *t = x->type == IV_NULL ? "null" : iv_strval(x),
 			   *hint;
-		if (is_tpl(x) || (t && in_list(t, type_names)))
+		if (tpl_value_has_vars(x) || (t && str_in_list(t, type_names)))
 			return 0;
 		if (!t)
 			return err_set(err, loc,
@@ -1580,8 +1567,9 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 			       t);
 	}
 	if (!strcmp(op, "length")) {
-		if (is_tpl(x) || (x->type == IV_NUM && (x->flags & IVF_INT) &&
-				  x->u.num.i >= 0))
+		if (tpl_value_has_vars(x) ||
+		    (x->type == IV_NUM && (x->flags & IVF_INT) &&
+		     x->u.num.i >= 0))
 			return 0;
 		if (is_pred_map(x))
 			return check_pred(x, "length", err);
@@ -1590,13 +1578,14 @@ static int check_op(const char *op, const struct ivalue *x, const char *part,
 			       "predicate map");
 	}
 	if (!strcmp(op, "exists") || !strcmp(op, "empty")) {
-		if (x->type == IV_BOOL || is_tpl(x))
+		if (x->type == IV_BOOL || tpl_value_has_vars(x))
 			return 0;
 		return err_set(err, loc, "'%s' needs true or false, got %s", op,
 			       iv_kind(x));
 	}
 	if (!strcmp(op, "subset")) {
-		if (x->type == IV_OBJ || x->type == IV_ARR || is_tpl(x))
+		if (x->type == IV_OBJ || x->type == IV_ARR ||
+		    tpl_value_has_vars(x))
 			return 0;
 		return err_set(err, loc,
 			       "'subset' needs a map or a list, got %s",
@@ -1730,7 +1719,7 @@ static int check_schema(const struct ivalue *x, const char *base_dir,
 	struct srclist own = SRCLIST_INIT;
 	struct itest_err e = ITEST_ERR_INIT;
 	struct jschema *s;
-	if (x->type == IV_STR && is_tpl(x))
+	if (x->type == IV_STR && tpl_value_has_vars(x))
 		return err_set(err, &x->loc,
 			       "the 'schema' path cannot hold a template");
 	if (x->type == IV_OBJ && has_tpl(x))
@@ -1777,7 +1766,7 @@ int expect_check_spec_at(const struct ivalue *expect, const char *const *parts,
 			if (check_json(x, err))
 				return -1;
 		} else if (!strcmp(m->key, "headers") ||
-			   in_list(m->key, keyed)) {
+			   str_in_list(m->key, keyed)) {
 			int h = !strcmp(m->key, "headers");
 			if (x->type != IV_OBJ)
 				return err_set(err, &x->loc,
@@ -1856,7 +1845,7 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 	const struct ivalue *src = cm->val;
 	const struct imember *m;
 	const char *hint;
-	if (in_list(cm->key, reserved))
+	if (str_in_list(cm->key, reserved))
 		return err_set(err, &cm->kloc,
 			       "cannot capture into '%s': the name is reserved",
 			       cm->key);
@@ -1881,7 +1870,7 @@ static int check_capture(const struct imember *cm, const char *const *parts,
 			       "one of header, regex, stdout, cookie, xpath",
 			       cm->key);
 	m = &src->u.obj.m[0];
-	if (!in_list(m->key, capture_sources)) {
+	if (!str_in_list(m->key, capture_sources)) {
 		hint = suggest_name(m->key, capture_sources);
 		if (hint)
 			return err_set(err, &m->kloc,

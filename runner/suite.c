@@ -89,14 +89,6 @@ static const char *const reserved_names[] = {
 	"run", "env", "test", "request", NULL,
 };
 
-static int in_list(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(s, *list))
-			return 1;
-	return 0;
-}
-
 static const char *types_text(unsigned types, struct strbuf *sb)
 {
 	static const char *const names[] = {"null",	"a boolean", "a number",
@@ -271,7 +263,7 @@ static int parse_step(struct build *b, const struct ivalue *node,
 			       kind_text(node));
 	for (size_t i = 0; i < node->u.obj.n; i++) {
 		const struct imember *m = &node->u.obj.m[i];
-		if (in_list(m->key, step_common))
+		if (str_in_list(m->key, step_common))
 			continue;
 		size_t d = 0;
 		while (itest_drivers[d] &&
@@ -429,7 +421,7 @@ static int parse_step(struct build *b, const struct ivalue *node,
 		if (capture_check_spec(v, st->drv->parts, err) < 0)
 			return -1;
 		for (size_t i = 0; i < v->u.obj.n; i++)
-			if (in_list(v->u.obj.m[i].key, reserved_names))
+			if (str_in_list(v->u.obj.m[i].key, reserved_names))
 				return err_set(err, &v->u.obj.m[i].kloc,
 					       "'%s' is a reserved name",
 					       v->u.obj.m[i].key);
@@ -723,7 +715,7 @@ static int merge_vars(struct build *b, const struct ivalue *vars,
 	for (size_t i = 0; vars && vars->type == IV_OBJ && i < vars->u.obj.n;
 	     i++) {
 		const struct imember *m = &vars->u.obj.m[i];
-		if (in_list(m->key, reserved_names))
+		if (str_in_list(m->key, reserved_names))
 			return err_set(b->err, &m->kloc,
 				       "'%s' is a reserved name", m->key);
 		struct ivalue *val;
@@ -802,7 +794,7 @@ static int check_driver_names(const struct ivalue *drivers,
 {
 	for (size_t i = 0; i < drivers->u.obj.n; i++) {
 		const struct imember *m = &drivers->u.obj.m[i];
-		if (driver_find(m->key) || in_list(m->key, step_common) ||
+		if (driver_find(m->key) || str_in_list(m->key, step_common) ||
 		    !strcmp(m->key, "use"))
 			return err_set(err, &m->val->loc,
 				       "the external driver '%s' has the name "
@@ -968,7 +960,7 @@ static int add_blocks(struct build *b, const struct ivalue *blocks)
 			if (p->type != IV_STR)
 				return err_set(b->err, &p->loc,
 					       "block parameters are names");
-			if (in_list(p->u.str.s, reserved_names))
+			if (str_in_list(p->u.str.s, reserved_names))
 				return err_set(b->err, &p->loc,
 					       "'%s' is a reserved name",
 					       p->u.str.s);
@@ -1054,8 +1046,8 @@ static int add_tests(struct build *b, const struct ivalue *list)
 						       "an 'each' row is a map "
 						       "of variables");
 				for (size_t k = 0; k < row->u.obj.n; k++)
-					if (in_list(row->u.obj.m[k].key,
-						    reserved_names))
+					if (str_in_list(row->u.obj.m[k].key,
+							reserved_names))
 						return err_set(
 							err,
 							&row->u.obj.m[k].kloc,
@@ -1618,7 +1610,7 @@ int suite_load(struct loader *ld, const char *path, struct suite **out,
 	if ((v = iv_get(s->doc, "strategy"))) {
 		static const char *const strategies[] = {
 			"big-bang", "top-down", "bottom-up", "sandwich", NULL};
-		if (!in_list(v->u.str.s, strategies)) {
+		if (!str_in_list(v->u.str.s, strategies)) {
 			const char *sug = suggest_name(v->u.str.s, strategies);
 			if (sug)
 				err_set(err, &v->loc,

@@ -609,3 +609,8 @@ int tpl_truthy(const struct ivalue *v)
 		return 1;
 	}
 }
+
+int tpl_value_has_vars(const struct ivalue *v)
+{
+	return v && v->type == IV_STR && tpl_has_vars(v->u.str.s, v->u.str.len);
+}

@@ -53,6 +53,8 @@ int tpl_render_text(const char *s, size_t len, const struct scope *sc,
 
 /* Does the string hold a template (`${` not escaped as `$${`)? */
 int tpl_has_vars(const char *s, size_t len);
+/* Is `v` a string that holds a template? */
+int tpl_value_has_vars(const struct ivalue *v);
 
 /*
  * Calls `fn` for each variable reference in the string `scalar`, with the
