@@ -210,6 +210,8 @@ struct browser_session {
 	char *profile;
 	pid_t browser_pid;  /* its browser on this machine, or 0 */
 	unsigned nevidence; /* failure files of this test */
+	char page_host[48]; /* where the last `open` went (metrics) */
+	int page_port;
 	/* the settings, parsed */
 	const struct ivalue *conf_src;
 	int conf_static, conf_ok;
@@ -1830,6 +1832,7 @@ static void browser_test_end(void *session)
 {
 	struct browser_session *s = session;
 	s->nevidence = 0;
+	s->page_port = 0; /* the next test's component may differ */
 	if (s->wd && wd_session(s->wd) && !s->per_suite)
 		session_end(s);
 }
@@ -1899,6 +1902,16 @@ static enum itest_status browser_exec(void *session,
 	}
 	if (st == IT_PASS && ctx->expect)
 		st = fetch_parts(&r);
+	/* every step acts on the page `open` loaded: for the metrics, it
+	 * reached that page's component too */
+	if (res->target_port) {
+		memcpy(s->page_host, res->target_host, sizeof(s->page_host));
+		s->page_port = res->target_port;
+	} else if (s->page_port) {
+		memcpy(res->target_host, s->page_host,
+		       sizeof(res->target_host));
+		res->target_port = s->page_port;
+	}
 	strbuf_release(&r.shown);
 	return st;
 }

@@ -33,6 +33,9 @@ grep -q 'name="shop-broken-interface/stage-2"' "$tmp/o/broken/junit.xml" ||
 
 # integration coverage: the main job covers the whole shop; the broken
 # run shows the interface that failed, tried once and not covered
+# every browser step acts on the page its test opened: 10 for web
+grep -q '^latency: web via browser: 10 requests, 0 errors, ' "$tmp/main.out" ||
+  { cat "$tmp/main.out"; fail "main job: browser latency line"; }
 grep -q '^coverage: 4 of 4 components, 2 of 2 interfaces, 8 of 13 API operations$' "$tmp/main.out" ||
   { cat "$tmp/main.out"; fail "main job: coverage line"; }
 grep -q '^coverage: 1 of 3 components, 0 of 2 interfaces, [0-9]* of 9 API operations$' "$tmp/b.out" ||
