@@ -641,23 +641,6 @@ static int text_of(const struct ivalue *v, char **out)
 	return 0;
 }
 
-static int bool_of(const struct ivalue *v, int *out)
-{
-	if (v->type == IV_BOOL) {
-		*out = v->u.b;
-		return 0;
-	}
-	if (v->type == IV_STR && !strcmp(v->u.str.s, "true")) {
-		*out = 1;
-		return 0;
-	}
-	if (v->type == IV_STR && !strcmp(v->u.str.s, "false")) {
-		*out = 0;
-		return 0;
-	}
-	return -1;
-}
-
 /* A rendered `browser:` map (or NULL) into *c.  0, or -1 with msg. */
 static int bconf_parse(const struct ivalue *m, struct bconf *c,
 		       struct strbuf *msg)
@@ -689,7 +672,7 @@ static int bconf_parse(const struct ivalue *m, struct bconf *c,
 	}
 	if (!c->start[0][0])
 		goto bad_start;
-	if ((v = iv_get(m, "headless")) && bool_of(v, &c->headless) < 0) {
+	if ((v = iv_get(m, "headless")) && iv_bool_of(v, &c->headless) < 0) {
 		strbuf_addstr(msg, "'headless' must be true or false");
 		return -1;
 	}
@@ -1378,7 +1361,7 @@ static enum itest_status do_type(struct brun *r, const struct ivalue *v,
 	const char *into = iv_strval(iv_get(v, "into"));
 	const struct ivalue *c = iv_get(v, "clear");
 	if (!into || text_of(iv_get(v, "text"), &text) < 0 ||
-	    (c && bool_of(c, &clear) < 0)) {
+	    (c && iv_bool_of(c, &clear) < 0)) {
 		strbuf_addstr(&r->res->message,
 			      "'type' needs 'into' (a locator), 'text' and "
 			      "'clear: true|false'");

@@ -609,20 +609,8 @@ static int get_bool(const struct ivalue *arg, const char *key, int *out,
 		    struct strbuf *msg)
 {
 	const struct ivalue *v = iv_get(arg, key);
-	if (!v)
+	if (!v || !iv_bool_of(v, out))
 		return 0;
-	if (v->type == IV_BOOL) {
-		*out = v->u.b;
-		return 0;
-	}
-	if (v->type == IV_STR && !strcmp(v->u.str.s, "true")) {
-		*out = 1;
-		return 0;
-	}
-	if (v->type == IV_STR && !strcmp(v->u.str.s, "false")) {
-		*out = 0;
-		return 0;
-	}
 	strbuf_addf(msg, "'%s' must be true or false, not ", key);
 	iv_display(msg, v);
 	return -1;

@@ -966,6 +966,23 @@ void iv_to_text(struct strbuf *out, const struct ivalue *v)
 		json_emit(out, v, 0);
 }
 
+int iv_bool_of(const struct ivalue *v, int *out)
+{
+	if (v->type == IV_BOOL) {
+		*out = v->u.b;
+		return 0;
+	}
+	if (v->type == IV_STR && !strcmp(v->u.str.s, "true")) {
+		*out = 1;
+		return 0;
+	}
+	if (v->type == IV_STR && !strcmp(v->u.str.s, "false")) {
+		*out = 0;
+		return 0;
+	}
+	return -1;
+}
+
 char *iv_text_dup(const struct ivalue *v)
 {
 	struct strbuf sb = STRBUF_INIT;

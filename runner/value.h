@@ -148,5 +148,8 @@ void iv_display(struct strbuf *out, const struct ivalue *v);
 void iv_to_text(struct strbuf *out, const struct ivalue *v);
 /* The same as a malloc'd string. */
 char *iv_text_dup(const struct ivalue *v);
+/* A boolean, or the string "true" or "false" (a rendered template): 0
+ * with *out set, else -1. */
+int iv_bool_of(const struct ivalue *v, int *out);
 
 #endif
